@@ -1,0 +1,38 @@
+"""The public face: a small, pinned set of names, and a fast import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import vs_sim
+
+
+def test_all_is_the_public_face() -> None:
+    assert vs_sim.__all__ == sorted(
+        [
+            "Candidate",
+            "Distribution",
+            "Method",
+            "ModelError",
+            "ParseError",
+            "VSSimError",
+            "__version__",
+            "averbalize",
+            "build_model",
+            "parse_response",
+            "verbalize",
+        ]
+    )
+    for name in vs_sim.__all__:
+        assert getattr(vs_sim, name) is not None
+
+
+def test_import_does_not_pull_heavy_libraries() -> None:
+    code = (
+        "import sys, vs_sim; "
+        "print(sorted(m for m in ('litellm', 'pandas', 'matplotlib', 'scipy', 'networkx') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,270 @@
+"""Candidates and the verbalized distribution they form.
+
+A model's verbalized numbers are *weights*, not probabilities: they are repaired
+(percentages, missing values, negative-log-likelihoods) by the parser, kept as
+``stated`` (what the model said) and ``weight`` (what was used), and normalized
+here into ``probability``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import ConfigError
+from .models.base import Message, Usage
+
+Normalization = Literal["elicited", "uniform", "temperature"]
+NORMALIZATIONS: tuple[str, ...] = ("elicited", "uniform", "temperature")
+
+SeedLike = int | np.random.Generator | None
+
+
+class Repair(BaseModel):
+    """One fix the parser or the normalizer made, so nothing is silently changed.
+
+    Attributes:
+        kind: A short machine-readable name, e.g. ``code_fence`` or ``percentage``.
+        detail: A human-readable sentence.
+        item: The index of the candidate it concerns, if any.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    detail: str = ""
+    item: int | None = None
+
+
+class Candidate(BaseModel):
+    """One candidate response.
+
+    Attributes:
+        text: The response text.
+        stated: The number (or string such as ``"35%"``) the model gave, or ``None``.
+        weight: The repaired non-negative weight used for normalization.
+        probability: The normalized probability used for sampling.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    stated: float | str | None = None
+    weight: float = 1.0
+    probability: float = 0.0
+
+
+def as_generator(seed: SeedLike) -> np.random.Generator:
+    """A numpy Generator from an int seed, an existing Generator, or ``None`` (fresh entropy)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)
+
+
+def normalize_weights(
+    weights: Sequence[float], mode: str = "elicited", temperature: float = 1.0
+) -> tuple[list[float], list[Repair]]:
+    """Turn non-negative weights into probabilities.
+
+    Args:
+        weights: One non-negative weight per candidate.
+        mode: ``elicited`` (proportional to weight), ``uniform`` (equal), or
+            ``temperature`` (proportional to ``weight ** (1 / temperature)``, i.e. a
+            softmax of log-weights at that temperature).
+        temperature: Only for ``temperature``; must be > 0. Below 1 sharpens, above 1 flattens.
+
+    Returns:
+        The probabilities and any repairs (an all-zero sum falls back to uniform).
+    """
+    if mode not in NORMALIZATIONS:
+        raise ConfigError(f"unknown normalization {mode!r}; expected one of {NORMALIZATIONS}")
+    n = len(weights)
+    if n == 0:
+        return [], []
+    if mode == "uniform":
+        return [1.0 / n] * n, []
+    w = np.asarray(weights, dtype=float)
+    if np.any(~np.isfinite(w)) or np.any(w < 0):
+        raise ConfigError("weights must be finite and non-negative")
+    if mode == "temperature":
+        if not temperature > 0:
+            raise ConfigError(f"temperature must be > 0, got {temperature}")
+        positive = w > 0
+        if positive.any():
+            logw = np.full(n, -np.inf)
+            logw[positive] = np.log(w[positive]) / temperature
+            logw -= logw[positive].max()
+            w = np.exp(logw)
+    total = float(w.sum())
+    if total <= 0:
+        return [1.0 / n] * n, [
+            Repair(kind="zero_sum", detail="all weights were zero; used a uniform distribution")
+        ]
+    return [float(x) for x in w / total], []
+
+
+class Distribution(BaseModel):
+    """A verbalized distribution over candidate responses.
+
+    Attributes:
+        candidates: The candidates, with normalized probabilities summing to 1.
+        method: The prompting method that produced it (e.g. ``vs_standard``).
+        model: The model's name.
+        prompt: The messages sent (the first call's, for multi-call methods).
+        usage: Total token usage of the calls behind it.
+        cost: Total dollar cost, when known.
+        calls: How many model calls it took.
+        repairs: Every repair made while parsing and normalizing.
+        truncated: The answer was cut off; only complete items were kept.
+        normalization: How weights became probabilities.
+        temperature: The temperature used by ``temperature`` normalization.
+        tau: The post-hoc probability floor applied, if any.
+        dropped: Candidates removed by the ``tau`` filter (kept for analysis).
+        synthetic: The text came from the offline model, not a language model.
+        request_keys: Cache keys of the calls behind it.
+    """
+
+    candidates: list[Candidate]
+    method: str = "vs_standard"
+    model: str | None = None
+    prompt: list[Message] | None = None
+    usage: Usage = Field(default_factory=Usage)
+    cost: float | None = None
+    calls: int = 1
+    repairs: list[Repair] = Field(default_factory=list)
+    truncated: bool = False
+    normalization: str = "elicited"
+    temperature: float = 1.0
+    tau: float | None = None
+    dropped: list[Candidate] = Field(default_factory=list)
+    synthetic: bool = False
+    request_keys: list[str] = Field(default_factory=list)
+
+    # -- construction ----------------------------------------------------------------------
+    @classmethod
+    def from_candidates(
+        cls,
+        candidates: Sequence[Candidate],
+        *,
+        normalization: str = "elicited",
+        temperature: float = 1.0,
+        tau: float | None = None,
+        min_keep: int = 1,
+        **fields: object,
+    ) -> Distribution:
+        """Normalize candidates' weights, apply the ``tau`` filter, and build a distribution.
+
+        Args:
+            candidates: Candidates whose ``weight`` is set (``probability`` is recomputed).
+            normalization: See :func:`normalize_weights`.
+            temperature: See :func:`normalize_weights`.
+            tau: Drop candidates whose normalized probability is below ``tau``; if fewer than
+                ``min_keep`` survive, keep the ``min_keep`` most probable and record it.
+            min_keep: The fewest candidates the filter may leave.
+            **fields: Other attributes (method, model, usage, repairs, ...).
+        """
+        if not candidates:
+            raise ConfigError("a distribution needs at least one candidate")
+        repairs = list(fields.pop("repairs", []))  # type: ignore[call-overload]
+        probs, extra = normalize_weights([c.weight for c in candidates], normalization, temperature)
+        repairs += extra
+        cands = [c.model_copy(update={"probability": p}) for c, p in zip(candidates, probs)]
+        dropped: list[Candidate] = []
+        if tau is not None and tau > 0:
+            if min_keep < 1:
+                raise ConfigError(f"min_keep must be >= 1, got {min_keep}")
+            kept = [c for c in cands if c.probability >= tau]
+            if len(kept) < min(min_keep, len(cands)):
+                order = sorted(range(len(cands)), key=lambda i: -cands[i].probability)
+                keep_idx = sorted(order[: min(min_keep, len(cands))])
+                kept = [cands[i] for i in keep_idx]
+                repairs.append(
+                    Repair(
+                        kind="tau_relaxed",
+                        detail=f"fewer than {min_keep} candidates had probability >= {tau}; "
+                        f"kept the {len(kept)} most probable",
+                    )
+                )
+            kept_ids = {id(c) for c in kept}
+            dropped = [c for c in cands if id(c) not in kept_ids]
+            if dropped:
+                probs, _ = normalize_weights([c.probability for c in kept], "elicited")
+                cands = [c.model_copy(update={"probability": p}) for c, p in zip(kept, probs)]
+        return cls(
+            candidates=cands,
+            normalization=normalization,
+            temperature=temperature,
+            tau=tau,
+            dropped=dropped,
+            repairs=repairs,
+            **fields,  # type: ignore[arg-type]
+        )
+
+    def renormalized(self, normalization: str, temperature: float = 1.0) -> Distribution:
+        """The same candidates with probabilities recomputed from their weights."""
+        probs, extra = normalize_weights(
+            [c.weight for c in self.candidates], normalization, temperature
+        )
+        cands = [c.model_copy(update={"probability": p}) for c, p in zip(self.candidates, probs)]
+        return self.model_copy(
+            update={
+                "candidates": cands,
+                "normalization": normalization,
+                "temperature": temperature,
+                "repairs": [*self.repairs, *extra],
+            }
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+    @property
+    def texts(self) -> list[str]:
+        return [c.text for c in self.candidates]
+
+    @property
+    def probabilities(self) -> list[float]:
+        return [c.probability for c in self.candidates]
+
+    def __len__(self) -> int:
+        return len(self.candidates)
+
+    def sample_index(self, seed: SeedLike = None) -> int:
+        """Draw one candidate's index. The same seed always draws the same index."""
+        rng = as_generator(seed)
+        cdf = np.cumsum(self.probabilities)
+        u = float(rng.random()) * float(cdf[-1])
+        return min(int(np.searchsorted(cdf, u, side="right")), len(self.candidates) - 1)
+
+    def sample(self, seed: SeedLike = None) -> Candidate:
+        """Draw one candidate by probability (reproducible for an int seed or a Generator)."""
+        return self.candidates[self.sample_index(seed)]
+
+    def sample_n(self, n: int, seed: SeedLike = None) -> list[Candidate]:
+        """Draw ``n`` candidates with replacement from one generator."""
+        rng = as_generator(seed)
+        return [self.sample(rng) for _ in range(n)]
+
+    def argmax(self) -> Candidate:
+        """The most probable candidate (the first, on ties)."""
+        return max(self.candidates, key=lambda c: c.probability)
+
+    def entropy(self, base: float = 2.0) -> float:
+        """Shannon entropy of the probabilities (bits by default)."""
+        h = -sum(p * math.log(p) for p in self.probabilities if p > 0)
+        return h / math.log(base)
+
+    def normalized_entropy(self) -> float:
+        """Entropy divided by its maximum, ``log(n)``: 0 for one candidate, 1 for uniform."""
+        n = len(self.candidates)
+        return 0.0 if n < 2 else self.entropy(base=math.e) / math.log(n)
+
+    # -- serialization ---------------------------------------------------------------------
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, data: str | bytes) -> Distribution:
+        return cls.model_validate_json(data)

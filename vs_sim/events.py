@@ -1,0 +1,323 @@
+"""The event log: an append-only JSONL file that is the truth about a run.
+
+Every model call, distribution, choice, utterance and answer is appended and flushed as it
+happens, so killing the process loses at most the calls in flight. Graphs, tables and reports
+are views rebuilt from the log; ``resume`` reads it back to skip finished work.
+
+Each line is one JSON object with a ``kind`` field naming its event type below.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from .errors import ConfigError
+
+SCHEMA_VERSION = 1
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    t: float = Field(default_factory=time.time)
+    """Wall-clock time the event was written (seconds since the epoch)."""
+
+
+class RunStarted(_Event):
+    kind: Literal["run_started"] = "run_started"
+    run_id: str
+    seed: int
+    config: dict[str, Any] = Field(default_factory=dict)
+    versions: dict[str, str] = Field(default_factory=dict)
+    synthetic: bool = False
+    schema_version: int = SCHEMA_VERSION
+
+
+class Participant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: str
+    name: str
+    persona_id: str | None = None
+    template: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    role: str | None = None
+
+
+class ConversationStarted(_Event):
+    kind: Literal["conversation_started"] = "conversation_started"
+    conversation_id: str
+    participants: list[Participant] = Field(default_factory=list)
+    parent_id: str | None = None
+    """For a branch: the conversation it was forked from."""
+    fork_turn: int | None = None
+    """For a branch: turns before this one are shared with the parent."""
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class ModelCall(_Event):
+    kind: Literal["model_call"] = "model_call"
+    conversation_id: str | None = None
+    turn: int | None = None
+    purpose: str = "utterance"
+    request_key: str | None = None
+    model: str
+    latency: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float | None = None
+    cached: bool = False
+    retries: int = 0
+    error: str | None = None
+    synthetic: bool = False
+
+
+class CandidateRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+    stated: float | str | None = None
+    weight: float
+    probability: float
+
+
+class DistributionRecorded(_Event):
+    kind: Literal["distribution"] = "distribution"
+    conversation_id: str | None = None
+    turn: int | None = None
+    speaker: str | None = None
+    purpose: str = "utterance"
+    method: str
+    model: str | None = None
+    candidates: list[CandidateRecord]
+    dropped: list[CandidateRecord] = Field(default_factory=list)
+    repairs: list[dict[str, Any]] = Field(default_factory=list)
+    truncated: bool = False
+    entropy: float = 0.0
+    request_keys: list[str] = Field(default_factory=list)
+
+
+class Choice(_Event):
+    kind: Literal["choice"] = "choice"
+    conversation_id: str | None = None
+    turn: int | None = None
+    speaker: str | None = None
+    purpose: str = "utterance"
+    index: int
+    """Position of the chosen candidate in the distribution's candidate list."""
+    rank: int
+    """1 for the most probable candidate, 2 for the next, ..."""
+    probability: float
+    rule: str = "weighted"
+    rng_key: list[str | int] = Field(default_factory=list)
+
+
+class Utterance(_Event):
+    kind: Literal["utterance"] = "utterance"
+    conversation_id: str
+    turn: int
+    speaker: str
+    text: str
+    addressed_to: list[str] = Field(default_factory=list)
+    reply_to: int | None = None
+    probability: float | None = None
+    rank: int | None = None
+    entropy: float | None = None
+    note: str | None = None
+    """What the scheduler said about this turn (e.g. a fallback it took), if anything."""
+    round_start: int | None = None
+    """For a simultaneous round: the turn the round began at (all of it saw the same history)."""
+    round_size: int | None = None
+    """For a simultaneous round: how many utterances the round has."""
+
+
+class MemorySummary(_Event):
+    kind: Literal["memory_summary"] = "memory_summary"
+    conversation_id: str
+    agent_id: str
+    turn: int
+    """The turn about to be spoken when the summary was made."""
+    covers: int
+    """How many utterances (from the start) the summary stands for."""
+    text: str
+
+
+class Answer(_Event):
+    kind: Literal["answer"] = "answer"
+    conversation_id: str
+    """The respondent's conversation (one per respondent in a survey)."""
+    question_id: str
+    value: Any = None
+    """The answer drawn (an option label, a number, a list for multi-select/ranking, or text)."""
+    matched: bool = True
+    """False when the drawn text matched no option (kept verbatim in ``raw``)."""
+    raw: str | None = None
+    soft: dict[str, float] = Field(default_factory=dict)
+    """The verbalized distribution over the options (the respondent's "soft" answer)."""
+    skipped: bool = False
+    unmatched: list[CandidateRecord] = Field(default_factory=list)
+    """Candidates that read as no valid answer (kept with their text, weight and probability)."""
+    matched_by: str | None = None
+    """How the drawn text was read: exact, normalized, label, fuzzy, list, none, number, text."""
+    out_of_range: bool = False
+    """A numeric answer outside the question's range (kept in ``value``)."""
+    error: str | None = None
+    """Why the question has no answer although it was asked (e.g. an unreadable reply)."""
+
+
+class ConversationEnded(_Event):
+    kind: Literal["conversation_ended"] = "conversation_ended"
+    conversation_id: str
+    reason: str
+    status: Literal["completed", "failed"] = "completed"
+    error: str | None = None
+    turns: int = 0
+
+
+class RunEnded(_Event):
+    kind: Literal["run_ended"] = "run_ended"
+    run_id: str
+    status: Literal["completed", "interrupted", "failed"] = "completed"
+    summary: dict[str, Any] = Field(default_factory=dict)
+
+
+Event = Annotated[
+    RunStarted
+    | ConversationStarted
+    | ModelCall
+    | DistributionRecorded
+    | Choice
+    | Utterance
+    | MemorySummary
+    | Answer
+    | ConversationEnded
+    | RunEnded,
+    Field(discriminator="kind"),
+]
+_EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+_SECRET_KEY = re.compile(r"(api[_-]?key|secret|token|password|authorization|bearer)", re.I)
+_SECRET_VALUE = re.compile(r"\b(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+)")
+_TOKEN_COUNTS = {"prompt_tokens", "completion_tokens", "total_tokens", "max_tokens", "tokens"}
+
+
+def redact(value: Any) -> Any:
+    """A copy of ``value`` with secrets removed: keys that name a secret, and key-like strings.
+
+    Example:
+        >>> redact({"model": "gpt-4o", "api_key": "sk-abcdefghijkl"})
+        {'model': 'gpt-4o', 'api_key': '[redacted]'}
+    """
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            name = str(key)
+            if _SECRET_KEY.search(name) and name not in _TOKEN_COUNTS and item is not None:
+                out[name] = "[redacted]"
+            else:
+                out[name] = redact(item)
+        return out
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    if isinstance(value, str):
+        return _SECRET_VALUE.sub("[redacted]", value)
+    return value
+
+
+class EventLog:
+    """Appends events to a JSONL file, one flushed line per event.
+
+    Use as a context manager. Writing is thread-safe; every line is complete JSON or,
+    after a hard kill mid-write, a torn last line that :func:`read_events` skips.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._file: IO[str] | None = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        # A torn last line from a killed run would glue onto our first line: start a fresh one.
+        if self.path.stat().st_size > 0:
+            with open(self.path, "rb") as f:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    self._file.write("\n")
+                    self._file.flush()
+
+    def write(self, event: _Event) -> None:
+        """Append one event and flush it to the OS."""
+        line = event.model_dump_json()
+        with self._lock:
+            if self._file is None:
+                raise ConfigError("the event log is closed", where=str(self.path))
+            self._file.write(line + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+    def __enter__(self) -> EventLog:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def parse_event(line: str | bytes | Mapping[str, Any]) -> Event:
+    """One event from a JSON line (or an already-decoded dict)."""
+    if isinstance(line, Mapping):
+        return _EVENT_ADAPTER.validate_python(line)
+    return _EVENT_ADAPTER.validate_json(line)
+
+
+def read_events(path: str | os.PathLike[str], *, strict: bool = False) -> Iterator[Event]:
+    """Read a log back, in file order.
+
+    A torn line (a process killed mid-write) is skipped; with ``strict=True`` any bad line
+    raises a :class:`ConfigError` naming ``file:line``.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError("no event log here", where=str(p))
+    with open(p, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield parse_event(line)
+            except (ValidationError, json.JSONDecodeError) as exc:
+                if strict or (line.endswith("\n") and _looks_complete(line)):
+                    raise ConfigError(f"bad event: {exc}", where=f"{p}:{lineno}") from exc
+
+
+def _looks_complete(line: str) -> bool:
+    try:
+        json.loads(line)
+    except json.JSONDecodeError:
+        return False  # torn by a kill: skip it
+    return True
+
+
+def write_events(path: str | os.PathLike[str], events: Iterable[_Event]) -> None:
+    """Append several events (e.g. when copying or rewriting a log)."""
+    with EventLog(path) as log:
+        for event in events:
+            log.write(event)
