@@ -1,0 +1,124 @@
+"""Human reference data: the PersuasionForGood persuadee donations.
+
+The data (Wang et al., ACL 2019, Apache-2.0; see ``data/persuasionforgood/README.md``)
+ship with the repository at ``data/persuasionforgood/persuadee_donations.csv``: one row
+per dialogue, with the persuadee's actual donation after a chat in which a persuader
+asked them to give part of their $0–$2 task payment to Save the Children.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import TypedDict
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import ConfigError
+
+P4G_DONATIONS_CSV = (
+    Path(__file__).resolve().parent.parent
+    / "data"
+    / "persuasionforgood"
+    / "persuadee_donations.csv"
+)
+"""Where the file sits in a source checkout (or an editable install)."""
+
+_DONATION = "persuadee_donation"
+_IN_RANGE = "in_task_range_0_2"
+
+
+def load_p4g_donations(path: str | Path | None = None) -> npt.NDArray[np.float64]:
+    """The 982 persuadee donations that lie in the task's range, $0 to $2.
+
+    Reads column ``persuadee_donation`` of the rows where ``in_task_range_0_2 == 1``.
+    Of the 1,017 dialogues, 35 record a donation outside $0–$2 (values from 3 to 700:
+    data-entry errors); they are excluded.
+
+    Args:
+        path: The CSV file; default :data:`P4G_DONATIONS_CSV` in the repository.
+
+    Returns:
+        The donations in dollars, in file order.
+
+    Raises:
+        ConfigError: The file is missing, lacks a column, or has a value that is not a
+            number (the error names ``file:line``).
+    """
+    file = Path(path) if path is not None else P4G_DONATIONS_CSV
+    if not file.is_file():
+        raise ConfigError(
+            "PersuasionForGood donations file not found; pass its path (it ships in the "
+            "repository at data/persuasionforgood/persuadee_donations.csv)",
+            where=str(file),
+        )
+    values: list[float] = []
+    with file.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = {_DONATION, _IN_RANGE} - set(reader.fieldnames or [])
+        if missing:
+            raise ConfigError(f"missing column(s) {sorted(missing)}", where=f"{file}:1")
+        for row in reader:
+            where = f"{file}:{reader.line_num}"
+            try:
+                in_range = int(float(row[_IN_RANGE]))
+                if in_range != 1:
+                    continue
+                value = float(row[_DONATION])
+            except (TypeError, ValueError):
+                raise ConfigError(
+                    f"not a number: {_IN_RANGE}={row[_IN_RANGE]!r}, {_DONATION}={row[_DONATION]!r}",
+                    where=where,
+                ) from None
+            if not (math.isfinite(value) and 0.0 <= value <= 2.0):
+                raise ConfigError(f"donation {value} is marked in range but is not", where=where)
+            values.append(value)
+    return np.asarray(values, dtype=np.float64)
+
+
+class DonationSummary(TypedDict):
+    """Summary numbers of a donation sample (dollars; shares in [0, 1])."""
+
+    n: int
+    mean: float
+    std: float
+    median: float
+    q25: float
+    q75: float
+    min: float
+    max: float
+    share_zero: float
+    top_amounts: list[tuple[float, int]]
+
+
+def donation_summary(x: npt.ArrayLike, top: int = 6) -> DonationSummary:
+    """Summary numbers of a donation sample, for comparing simulated with human donations.
+
+    Count, mean, sample standard deviation (``ddof=1``), median and quartiles (numpy's
+    linear interpolation), range, the share at exactly $0, and the ``top`` most common
+    amounts with their counts (amounts rounded to cents; ties broken by amount).
+
+    Raises:
+        ConfigError: An empty or non-finite sample.
+    """
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim != 1 or a.size == 0:
+        raise ConfigError(f"expected a non-empty 1-D sample, got shape {a.shape}", where="x")
+    if not np.all(np.isfinite(a)):
+        raise ConfigError("sample has non-finite values", where="x")
+    amounts, counts = np.unique(np.round(a, 2), return_counts=True)
+    order = sorted(range(len(amounts)), key=lambda i: (-int(counts[i]), float(amounts[i])))
+    return DonationSummary(
+        n=int(a.size),
+        mean=float(a.mean()),
+        std=float(a.std(ddof=1)) if a.size > 1 else 0.0,
+        median=float(np.median(a)),
+        q25=float(np.quantile(a, 0.25)),
+        q75=float(np.quantile(a, 0.75)),
+        min=float(a.min()),
+        max=float(a.max()),
+        share_zero=float(np.mean(a == 0)),
+        top_amounts=[(float(amounts[i]), int(counts[i])) for i in order[:top]],
+    )
