@@ -36,3 +36,15 @@ def test_import_does_not_pull_heavy_libraries() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_public_functions_are_not_shadowed_by_submodules() -> None:
+    import importlib
+
+    import vs_sim.verbalizer  # a submodule import must not replace the function of that name
+
+    importlib.reload(vs_sim)
+    from vs_sim import averbalize, verbalize
+
+    assert callable(verbalize) and callable(averbalize)
+    assert verbalize is vs_sim.verbalizer.verbalize

@@ -12,7 +12,7 @@ from vs_sim.errors import ConfigError
 from vs_sim.methods import METHOD_NAMES
 from vs_sim.models.base import Completion, Request
 from vs_sim.models.offline import OfflineModel
-from vs_sim.verbalize import CallRecord, averbalize
+from vs_sim.verbalizer import CallRecord, averbalize
 
 
 class Replies:

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
-    "verbalize": "vs_sim.verbalize",
-    "averbalize": "vs_sim.verbalize",
+    "verbalize": "vs_sim.verbalizer",
+    "averbalize": "vs_sim.verbalizer",
     "Distribution": "vs_sim.distribution",
     "Candidate": "vs_sim.distribution",
     "parse_response": "vs_sim.parsing",
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from .methods import Method
     from .models import build_model
     from .parsing import parse_response
-    from .verbalize import averbalize, verbalize
+    from .verbalizer import averbalize, verbalize
 
 
 def __getattr__(name: str) -> Any:

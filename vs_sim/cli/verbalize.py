@@ -51,7 +51,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..models import build_model
-    from ..verbalize import verbalize
+    from ..verbalizer import verbalize
 
     model = build_model(args.model, api_base=args.api_base, cache=False if args.no_cache else None)
     options: dict[str, Any] = {"wording": args.wording, "format": args.format}

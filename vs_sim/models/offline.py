@@ -20,6 +20,7 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Iterable
 from urllib.parse import parse_qs
 
 import numpy as np
@@ -264,6 +265,22 @@ class OfflineModel:
         options = _options(task)
         if options:
             order = lean.permutation(len(options))
+            if 'separated by " > "' in task:  # a ranking: whole orderings
+                return _distinct(
+                    (
+                        " > ".join(options[i] for i in rng.permutation(len(options)))
+                        for _ in range(k * 4)
+                    ),
+                    k,
+                )
+            if 'separated by "; "' in task:  # multi-select: subsets, the persona's favourites first
+                most = re.search(r"at most (\d+)", task)
+                top = min(len(options), int(most.group(1))) if most else len(options)
+                subsets = (
+                    "; ".join(options[i] for i in sorted(order[: int(rng.integers(1, top + 1))]))
+                    for _ in range(k * 4)
+                )
+                return _distinct(subsets, k)
             return [options[i] for i in order[: min(k, len(options))]]
         rng_match = _RANGE_RE.search(task)
         if rng_match:
@@ -313,6 +330,16 @@ class OfflineModel:
     @staticmethod
     def _reasoning(task: str) -> str:
         return f"The request is about {_topic(task)}; several different answers are reasonable."
+
+
+def _distinct(texts: Iterable[str], k: int) -> list[str]:
+    out: list[str] = []
+    for text in texts:
+        if text not in out:
+            out.append(text)
+            if len(out) == k:
+                break
+    return out
 
 
 def _options(task: str) -> list[str]:
