@@ -173,6 +173,11 @@ class Answer(_Event):
     """A numeric answer outside the question's range (kept in ``value``)."""
     error: str | None = None
     """Why the question has no answer although it was asked (e.g. an unreadable reply)."""
+    agent_id: str | None = None
+    """Who answered, in a conversation with several respondents (e.g. a focus group);
+    ``None``: the conversation's one respondent."""
+    turn: int | None = None
+    """Asked during a conversation: how many of its utterances the respondent had seen."""
 
 
 class ConversationEnded(_Event):

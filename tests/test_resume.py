@@ -1,0 +1,138 @@
+"""Resume after a real SIGKILL: none lost, none duplicated, same as an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from vs_sim.agents import Agent
+from vs_sim.conversation import Conversation, Termination
+from vs_sim.events import ConversationEnded, ModelCall, RunEnded, Utterance, read_events
+from vs_sim.runner import run_conversations
+from vs_sim.scheduling import Simultaneous
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from vs_sim.agents import Agent, MemoryPolicy
+    from vs_sim.conversation import Conversation, Termination
+    from vs_sim.runner import run_conversations
+    from vs_sim.scheduling import ModeratorLed, RandomSpeaker, Simultaneous
+
+    def build(n):
+        convs = []
+        for i in range(n):
+            memory = MemoryPolicy(kind="summary", n=2) if i % 5 == 0 else MemoryPolicy()
+            agents = tuple(
+                Agent(id=name.lower(), name=name, persona=f"You are {name}.", memory=memory)
+                for name in ["Ana", "Ben", "Cy", "Dee"][: 3 + i % 2]
+            )
+            scheduler = [RandomSpeaker(no_repeat=True), Simultaneous(),
+                         ModeratorLed("ana")][i % 3]
+            convs.append(Conversation(
+                id=f"conv{i:02d}", agents=agents, scheduler=scheduler,
+                opening=f"Question {i}: what should the town do about parking?",
+                termination=Termination(max_turns=6 + i % 3),
+            ))
+        return convs
+
+    log, model, resume = sys.argv[1], sys.argv[2], sys.argv[3] == "resume"
+    run_conversations(build(50), model=model, seed=2024, log_path=log, concurrency=8,
+                      progress=False, resume=resume)
+    """
+)
+SLOW = "offline/demo?latency=0.03"
+
+
+def run_script(script: Path, log: Path, mode: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, str(script), str(log), SLOW, mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def utterances(path: Path) -> dict[str, list[tuple[int, str, str]]]:
+    out: dict[str, list[tuple[int, str, str]]] = {}
+    for e in read_events(path):
+        if isinstance(e, Utterance):
+            out.setdefault(e.conversation_id, []).append((e.turn, e.speaker, e.text))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_gives_exactly_the_uninterrupted_run(tmp_path: Path) -> None:
+    script = tmp_path / "run.py"
+    script.write_text(SCRIPT)
+    full, killed = tmp_path / "full.jsonl", tmp_path / "killed.jsonl"
+
+    proc = run_script(script, killed, "fresh")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if killed.exists() and killed.read_text().count('"kind":"utterance"') >= 60:
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+
+    cut = list(read_events(killed))
+    assert not any(isinstance(e, RunEnded) for e in cut)  # it really died mid-run
+    ended_before = {e.conversation_id for e in cut if isinstance(e, ConversationEnded)}
+    assert len(ended_before) < 50
+
+    for log, mode in [(killed, "resume"), (full, "fresh")]:
+        proc = run_script(script, log, mode)
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode()[-2000:]
+
+    expected, got = utterances(full), utterances(killed)
+    assert len(expected) == 50
+    assert got == expected  # same conversations, same turns, same texts
+    for conv, turns in got.items():  # none duplicated
+        assert len({t for t, _, _ in turns}) == len(turns), conv
+    ends = Counter(
+        e.conversation_id for e in read_events(killed) if isinstance(e, ConversationEnded)
+    )
+    assert set(ends) == set(expected) and set(ends.values()) == {1}
+    statuses = [e.status for e in read_events(killed) if isinstance(e, ConversationEnded)]
+    assert set(statuses) == {"completed"}
+    last = list(read_events(killed))[-1]
+    assert isinstance(last, RunEnded) and last.status == "completed"
+    assert last.summary["skipped"] == len(ended_before)
+
+
+def test_a_round_cut_short_is_finished_without_redoing_its_turns(tmp_path: Path) -> None:
+    agents = tuple(Agent(id=x, persona=f"You are {x}.") for x in ["a", "b", "c", "d"])
+    conv = Conversation(
+        id="round",
+        agents=agents,
+        scheduler=Simultaneous(),
+        opening="How do you commute?",
+        termination=Termination(max_turns=8),
+    )
+    full = tmp_path / "full.jsonl"
+    run_conversations([conv], model="offline/demo", seed=4, log_path=full, progress=False)
+    lines = full.read_text().splitlines(keepends=True)
+    second_utterance = [
+        i for i, line in enumerate(lines) if json.loads(line)["kind"] == "utterance"
+    ][1]
+    log = tmp_path / "cut.jsonl"
+    log.write_text("".join(lines[: second_utterance + 1]))
+    run_conversations(
+        [conv], model="offline/demo", seed=4, log_path=log, progress=False, resume=True
+    )
+    assert utterances(log) == utterances(full)
+    calls = Counter(e.turn for e in read_events(log) if isinstance(e, ModelCall))
+    assert calls[0] == calls[1] == 1  # the two turns already logged were not asked again
+    assert sum(calls.values()) == 8

@@ -1,0 +1,359 @@
+"""Who an agent is: a persona, model settings, a VS policy and a memory policy.
+
+An :class:`Agent` is frozen configuration. How it speaks is decided elsewhere (the
+conversation engine builds its messages with :func:`build_messages` and draws its utterance
+from the distribution with :meth:`VSPolicy.select`), so one agent can take part in many
+conversations at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .distribution import Candidate, Distribution
+from .events import CandidateRecord, DistributionRecorded, Participant
+from .models.base import Message, Model
+
+SelectionRule = Literal["weighted", "uniform", "argmax", "temperature"]
+SELECTION_RULES: tuple[str, ...] = ("weighted", "uniform", "argmax", "temperature")
+
+
+@runtime_checkable
+class PersonaLike(Protocol):
+    """What an agent needs from a persona (``vs_sim.personas.Persona`` fits)."""
+
+    id: str
+    template: str
+
+    def render(self) -> str:
+        """The persona's system prompt."""
+        ...
+
+
+class VSPolicy(BaseModel):
+    """How an agent's next utterance is chosen.
+
+    Attributes:
+        method: The prompting method (``vs_standard``, ``vs_cot``, ``vs_multi``, or a baseline
+            such as ``direct``).
+        k: Candidates to ask for; ``None`` lets the model decide ("all plausible").
+        tau: Post-hoc probability floor (candidates below it are dropped and kept for analysis).
+        min_keep: The fewest candidates the ``tau`` filter may leave.
+        selection: ``weighted`` (by probability), ``uniform``, ``argmax`` or ``temperature``
+            (probabilities raised to ``1 / temperature`` and renormalized).
+        temperature: The temperature of the ``temperature`` rule (< 1 sharpens, > 1 flattens).
+        model_temperature: The model's own sampling temperature, passed to the provider.
+        options: Method options (``length_hint``, ``wording``, ``tail``, ``m``, ``format``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    method: str = "vs_standard"
+    k: int | None = 5
+    tau: float | None = None
+    min_keep: int = 1
+    selection: SelectionRule = "weighted"
+    temperature: float = 1.0
+    model_temperature: float | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> VSPolicy:
+        from .methods import get_method
+
+        get_method(self.method, k=self.k, **self.options)  # raises ConfigError naming the option
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if self.min_keep < 1:
+            raise ValueError(f"min_keep must be >= 1, got {self.min_keep}")
+        return self
+
+    def weights(self, probabilities: Sequence[float]) -> list[float]:
+        """The probabilities the selection rule draws from (what ``select`` uses)."""
+        n = len(probabilities)
+        if n == 0:
+            return []
+        p = np.asarray(probabilities, dtype=float)
+        if self.selection == "uniform":
+            return [1.0 / n] * n
+        if self.selection == "argmax":
+            out = [0.0] * n
+            out[int(np.argmax(p))] = 1.0  # the first on ties
+            return out
+        if self.selection == "temperature":
+            positive = p > 0
+            if positive.any():
+                logp = np.full(n, -np.inf)
+                logp[positive] = np.log(p[positive]) / self.temperature
+                p = np.exp(logp - logp[positive].max())
+        total = float(p.sum())
+        return [float(x) / total for x in p] if total > 0 else [1.0 / n] * n
+
+    def select(self, probabilities: Sequence[float], rng: np.random.Generator) -> int:
+        """The index of the chosen candidate; always draws once from ``rng`` so the rules
+        stay comparable under one seed."""
+        if not probabilities:
+            raise ValueError("cannot select from an empty distribution")
+        cdf = np.cumsum(self.weights(probabilities))
+        u = float(rng.random()) * float(cdf[-1])
+        return min(int(np.searchsorted(cdf, u, side="right")), len(probabilities) - 1)
+
+
+class MemoryPolicy(BaseModel):
+    """How much of the conversation an agent sees when it speaks.
+
+    Attributes:
+        kind: ``full`` (everything), ``last_n`` (the last ``n`` utterances) or ``summary``
+            (the last ``n`` utterances plus a running summary of the earlier ones, written by
+            a model call logged with purpose ``summary``).
+        n: The window for ``last_n`` and ``summary``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["full", "last_n", "summary"] = "full"
+    n: int = Field(default=10, ge=1)
+
+
+class Agent(BaseModel):
+    """A participant: a persona plus model settings, a VS policy and a memory policy.
+
+    Attributes:
+        id: Unique within a conversation; used in the log and by schedulers.
+        name: How others see it in the transcript (defaults to ``id``).
+        persona: A persona object (anything with ``id``, ``template``, ``attributes`` and
+            ``render()``, e.g. ``vs_sim.personas.Persona``) or a ready system prompt.
+        role: A free label, e.g. ``moderator`` or ``persuadee``.
+        model: A model name or object for this agent; ``None`` uses the run's model.
+        policy: How its utterance is drawn.
+        memory: How much history it sees.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    id: str
+    name: str = ""
+    persona: str | PersonaLike = ""
+    role: str | None = None
+    model: str | Model | None = None
+    policy: VSPolicy = Field(default_factory=VSPolicy)
+    memory: MemoryPolicy = Field(default_factory=MemoryPolicy)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_name(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and not data.get("name") and data.get("id"):
+            return {**data, "name": data["id"]}
+        return data
+
+    @field_validator("id")
+    @classmethod
+    def _id_ok(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("an agent id cannot be empty")
+        return v
+
+    def system_prompt(self) -> str:
+        """The rendered persona (the first part of every system message it gets)."""
+        return self._prompt
+
+    @cached_property
+    def _prompt(self) -> str:  # rendered once per agent: templates are deterministic
+        if isinstance(self.persona, str):
+            return self.persona
+        return self.persona.render()
+
+    def participant(self) -> Participant:
+        """How this agent is recorded in ``ConversationStarted``."""
+        if isinstance(self.persona, str):
+            return Participant(agent_id=self.id, name=self.name, role=self.role)
+        attributes = dict(getattr(self.persona, "attributes", {}) or {})
+        return Participant(
+            agent_id=self.id,
+            name=self.name,
+            persona_id=self.persona.id,
+            template=self.persona.template,
+            attributes=attributes,
+            role=self.role,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-safe record of the agent (enough to rebuild it, persona as its prompt)."""
+        model = self.model if self.model is None or isinstance(self.model, str) else None
+        persona: dict[str, Any] = {"text": self.system_prompt()}
+        if not isinstance(self.persona, str):
+            part = self.participant()
+            persona.update(id=part.persona_id, template=part.template, attributes=part.attributes)
+        return {
+            "id": self.id,
+            "name": self.name,
+            "persona": persona,
+            "role": self.role,
+            "model": model if model is not None else getattr(self.model, "name", None),
+            "policy": self.policy.model_dump(mode="json"),
+            "memory": self.memory.model_dump(mode="json"),
+        }
+
+    @classmethod
+    def from_description(cls, data: Mapping[str, Any]) -> Agent:
+        """Rebuild an agent from :meth:`describe` (its persona as a :class:`RecordedPersona`)."""
+        raw = data.get("persona") or {}
+        persona: str | RecordedPersona = (
+            raw
+            if isinstance(raw, str)
+            else RecordedPersona(
+                id=raw["id"],
+                template=raw.get("template") or "",
+                attributes=raw.get("attributes") or {},
+                text=raw.get("text", ""),
+            )
+            if raw.get("id")
+            else str(raw.get("text", ""))
+        )
+        return cls(
+            id=data["id"],
+            name=data.get("name") or data["id"],
+            persona=persona,
+            role=data.get("role"),
+            model=data.get("model"),
+            policy=VSPolicy.model_validate(data.get("policy") or {}),
+            memory=MemoryPolicy.model_validate(data.get("memory") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One utterance of the transcript, as schedulers and agents see it."""
+
+    turn: int
+    speaker: str
+    text: str
+    addressed_to: tuple[str, ...] = ()
+
+
+def build_messages(
+    agent: Agent,
+    history: Sequence[Turn],
+    names: Mapping[str, str],
+    *,
+    addressed_to: Sequence[str] = (),
+    instructions: str = "",
+    opening: str | None = None,
+    summary: str | None = None,
+) -> tuple[str, list[Message]]:
+    """The system prompt and chat messages for ``agent``'s next utterance.
+
+    The conversation is shown from the speaker's point of view: its own past utterances as
+    ``assistant`` messages, everyone else's as ``user`` messages prefixed with their name
+    (consecutive ones merged, so roles alternate). Whose turn it is and whom it addresses go
+    at the end of the system prompt, so the last user message stays what the speaker is
+    answering (a VS method turns it into the task).
+
+    Args:
+        agent: The speaker.
+        history: The utterances it remembers (already cut by its memory policy).
+        names: Agent id → display name.
+        addressed_to: Agent ids it is addressing (empty: everyone).
+        instructions: The scenario's instructions, added to the system prompt.
+        opening: A message every participant saw first (a topic, a survey question).
+        summary: A summary of what its memory no longer holds verbatim.
+    """
+    others = [names.get(a, a) for a in addressed_to if a != agent.id]
+    cue = f"You are {agent.name}. " + (
+        "Write your next message in this conversation"
+        if history or opening
+        else "Open the conversation"
+    )
+    cue += f", addressing {', '.join(others)}." if others else "."
+    parts = [agent.system_prompt().strip(), instructions.strip()]
+    if summary:
+        parts.append(f"Earlier in the conversation (summary): {summary.strip()}")
+    system = "\n\n".join(p for p in [*parts, cue] if p)
+    messages: list[Message] = []
+    if opening:
+        messages.append({"role": "user", "content": opening})
+    for turn in history:
+        if turn.speaker == agent.id:
+            messages.append({"role": "assistant", "content": turn.text})
+            continue
+        line = f"{names.get(turn.speaker, turn.speaker)}: {turn.text}"
+        if messages and messages[-1]["role"] == "user":
+            messages[-1] = {"role": "user", "content": f"{messages[-1]['content']}\n{line}"}
+        else:
+            messages.append({"role": "user", "content": line})
+    if not messages or messages[-1]["role"] != "user":
+        messages.append({"role": "user", "content": "(Your turn.)"})
+    return system, messages
+
+
+def summary_prompt(
+    agent: Agent, previous: str | None, turns: Sequence[Turn], names: Mapping[str, str]
+) -> list[Message]:
+    """The messages of a ``summary`` call: fold ``turns`` into the running summary."""
+    lines = "\n".join(f"{names.get(t.speaker, t.speaker)}: {t.text}" for t in turns)
+    parts = [f"Summary so far: {previous}"] if previous else []
+    parts.append(f"New messages:\n{lines}")
+    parts.append(
+        f"Write a short summary of the conversation so far, as {agent.name} would remember it. "
+        "Answer with the summary only."
+    )
+    return [
+        {"role": "system", "content": agent.system_prompt()},
+        {"role": "user", "content": "\n\n".join(parts)},
+    ]
+
+
+def rank_of(probabilities: Sequence[float], index: int) -> int:
+    """1 for the most probable candidate, 2 for the next (ties keep their list order)."""
+    order = sorted(range(len(probabilities)), key=lambda i: -probabilities[i])
+    return order.index(index) + 1
+
+
+def distribution_event(
+    dist: Distribution,
+    *,
+    conversation_id: str | None,
+    turn: int | None,
+    speaker: str | None,
+    purpose: str = "utterance",
+) -> DistributionRecorded:
+    """The ``distribution`` event recording every candidate of ``dist``."""
+    return DistributionRecorded(
+        conversation_id=conversation_id,
+        turn=turn,
+        speaker=speaker,
+        purpose=purpose,
+        method=dist.method,
+        model=dist.model,
+        candidates=[_record(c) for c in dist.candidates],
+        dropped=[_record(c) for c in dist.dropped],
+        repairs=[r.model_dump(mode="json") for r in dist.repairs],
+        truncated=dist.truncated,
+        entropy=dist.entropy(),
+        request_keys=list(dist.request_keys),
+    )
+
+
+def _record(c: Candidate) -> CandidateRecord:
+    return CandidateRecord(text=c.text, stated=c.stated, weight=c.weight, probability=c.probability)
+
+
+class RecordedPersona(BaseModel):
+    """A persona as the log recorded it: its rendered prompt and where it came from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    template: str = ""
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    text: str = ""
+
+    def render(self) -> str:
+        """The recorded system prompt."""
+        return self.text

@@ -1,0 +1,524 @@
+"""The runner: many units of work (conversations, survey respondents) at once, one event log.
+
+A *unit* has an ``id`` (its ``conversation_id`` in the log) and ``async run(ctx, prior)``
+that does its work through a :class:`RunContext` and returns the reason it ended. The
+runner writes ``RunStarted``; runs units concurrently under a semaphore (the model layer
+adds its own limit); writes ``ConversationEnded`` for each (``failed`` with the error when
+it raised — the others go on); and ``RunEnded`` at the end, or ``interrupted`` on Ctrl-C
+(finished work is already in the log). With ``resume=True`` it reads the log, skips units
+that ended, and hands each unfinished unit its own logged events as ``prior``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol, TypeVar
+
+from .errors import ConfigError
+from .events import (
+    ConversationEnded,
+    Event,
+    EventLog,
+    ModelCall,
+    RunEnded,
+    RunStarted,
+    Utterance,
+    read_events,
+    redact,
+)
+from .models.base import Model
+from .seeds import derive_seed
+from .verbalizer import CallHook, CallRecord, resolve_model
+
+T = TypeVar("T")
+
+
+class Unit(Protocol):
+    """One piece of work with its own ``conversation_id`` in the log."""
+
+    @property
+    def id(self) -> str:
+        """Its conversation id."""
+        ...
+
+    async def run(self, ctx: RunContext, prior: list[Event]) -> str:
+        """Do the work not yet in ``prior`` (its own logged events); return the end reason."""
+        ...
+
+
+def call_event(
+    record: CallRecord, conversation_id: str | None, turn: int | None, purpose: str
+) -> ModelCall:
+    """The ``model_call`` event for one call (success or failure); secrets redacted."""
+    comp, err = record.completion, record.error
+    if comp is None:
+        attempts = int(getattr(err, "attempts", 1) or 1)
+        return ModelCall(
+            conversation_id=conversation_id,
+            turn=turn,
+            purpose=purpose,
+            request_key=record.request.key,
+            model=record.request.model,
+            retries=max(attempts - 1, 0),
+            error=redact(f"{type(err).__name__}: {err}"),
+        )
+    return ModelCall(
+        conversation_id=conversation_id,
+        turn=turn,
+        purpose=purpose,
+        request_key=comp.request_key or record.request.key,
+        model=comp.model,
+        latency=comp.latency,
+        prompt_tokens=comp.usage.prompt_tokens,
+        completion_tokens=comp.usage.completion_tokens,
+        cost=comp.cost,
+        cached=comp.cached,
+        retries=comp.retries,
+        synthetic=comp.synthetic,
+    )
+
+
+@dataclass
+class RunStats:
+    """Running totals, updated by every event written (also shown in the progress bar)."""
+
+    completed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    turns: int = 0
+    calls: int = 0
+    cache_hits: int = 0
+    call_errors: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    turns_by_unit: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def observe(self, event: Event) -> None:
+        if isinstance(event, ModelCall):
+            self.calls += 1
+            self.cache_hits += event.cached
+            self.call_errors += event.error is not None
+            self.prompt_tokens += event.prompt_tokens
+            self.completion_tokens += event.completion_tokens
+            self.cost += event.cost or 0.0
+        elif isinstance(event, Utterance):
+            self.turns += 1
+            self.turns_by_unit[event.conversation_id] += 1
+        elif isinstance(event, ConversationEnded):
+            if event.status == "failed":
+                self.failed += 1
+                self.errors[event.conversation_id] = event.error or ""
+            else:
+                self.completed += 1
+
+    def summary(self) -> dict[str, Any]:
+        """The totals that go into ``RunEnded`` (no timings, so logs compare across runs)."""
+        return {
+            "completed": self.completed,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "turns": self.turns,
+            "calls": self.calls,
+            "cache_hits": self.cache_hits,
+            "call_errors": self.call_errors,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cost": round(self.cost, 10),
+        }
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run did.
+
+    Attributes:
+        log_path: The event log.
+        run_id: The run's id (kept across resumes).
+        completed: Units that ended normally in this session.
+        failed: Units that raised (their errors are in ``errors``).
+        skipped: Units already ended in the log (resume).
+        turns: Utterances logged in this session.
+        calls: Model calls made in this session; ``cache_hits`` of them came from the cache.
+        prompt_tokens: Prompt tokens of those calls; ``completion_tokens`` likewise.
+        cost: Dollars, where known.
+        elapsed: Seconds.
+        errors: Unit id → error message, for failed units.
+    """
+
+    log_path: Path
+    run_id: str
+    completed: int
+    failed: int
+    skipped: int
+    turns: int
+    calls: int
+    cache_hits: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    elapsed: float
+    errors: dict[str, str]
+
+    @property
+    def tokens(self) -> int:
+        """Prompt plus completion tokens."""
+        return self.prompt_tokens + self.completion_tokens
+
+
+class RunContext:
+    """What every unit gets: the seed, the model, and a way to log events.
+
+    Attributes:
+        seed: The run seed.
+        model: The run's model (already wrapped by the model layer).
+        run_id: The run's id.
+        stats: Running totals.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int,
+        model: Model,
+        log: EventLog,
+        run_id: str,
+        on_event: Callable[[], None] | None = None,
+    ) -> None:
+        self.seed = seed
+        self.model = model
+        self.run_id = run_id
+        self.stats = RunStats()
+        self._log = log
+        self._on_event = on_event
+
+    def emit(self, event: Event) -> None:
+        """Append ``event`` to the log (flushed) and update the totals."""
+        self._log.write(event)
+        self.stats.observe(event)
+        if self._on_event is not None:
+            self._on_event()
+
+    def on_call(self, conversation_id: str | None, turn: int | None, purpose: str) -> CallHook:
+        """A hook for ``averbalize(on_call=...)`` logging a ``model_call`` event per call."""
+
+        def hook(record: CallRecord) -> None:
+            self.emit(call_event(record, conversation_id, turn, purpose))
+
+        return hook
+
+    def resolve_model(self, model: str | Model | None) -> Model:
+        """The run's model for ``None`` (or its own name), else that model (built once)."""
+        if model is None or model == self.model.name:
+            return self.model
+        return resolve_model(model)
+
+
+def _versions() -> dict[str, str]:
+    import networkx
+    import numpy
+    import pydantic
+
+    from . import __version__
+
+    return {
+        "vs_sim": __version__,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "pydantic": pydantic.VERSION,
+        "networkx": networkx.__version__,
+    }
+
+
+def _read_prior(path: Path) -> tuple[list[Event], dict[str, list[Event]], set[str]]:
+    events = list(read_events(path))
+    by_unit: dict[str, list[Event]] = defaultdict(list)
+    ended: set[str] = set()
+    for event in events:
+        conv = getattr(event, "conversation_id", None)
+        if conv is not None:
+            by_unit[conv].append(event)
+        if isinstance(event, ConversationEnded):
+            ended.add(event.conversation_id)
+    return events, by_unit, ended
+
+
+async def arun_units(
+    units: Sequence[Unit],
+    *,
+    model: str | Model,
+    seed: int,
+    log_path: str | os.PathLike[str],
+    concurrency: int = 16,
+    progress: bool = True,
+    resume: bool = False,
+    run_config: dict[str, Any] | None = None,
+    progress_label: str = "conversations",
+) -> RunResult:
+    """Run ``units`` concurrently, logging everything to ``log_path``.
+
+    Args:
+        units: The work; ids must be unique.
+        model: The run's model (a name or object).
+        seed: The run seed; every draw is derived from it.
+        log_path: The JSONL event log. It must not hold events yet unless ``resume``.
+        concurrency: Units running at once (the model layer limits calls on its own too).
+        progress: Show a live progress bar (only on a terminal).
+        resume: Continue the run in ``log_path``: skip ended units, continue unfinished ones.
+        run_config: Recorded (redacted) in ``RunStarted``.
+        progress_label: What the bar counts.
+
+    Raises:
+        ConfigError: Duplicate unit ids, a log that already holds a run (without
+            ``resume``), or a resume with a different seed.
+    """
+    ids = [u.id for u in units]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise ConfigError(f"unit ids must be unique; repeated: {dupes[:5]}", where="units")
+    if concurrency < 1:
+        raise ConfigError(f"concurrency must be >= 1, got {concurrency}", where="concurrency")
+    path = Path(log_path)
+    mdl = resolve_model(model)
+    by_unit: dict[str, list[Event]] = {}
+    ended: set[str] = set()
+    run_id = f"run-{derive_seed(seed, 'run', *ids):016x}"
+    if path.exists() and path.stat().st_size > 0:
+        if not resume:
+            raise ConfigError(
+                "the log already holds events; pass resume=True or a new path", where=str(path)
+            )
+        events, by_unit, ended = _read_prior(path)
+        started = [e for e in events if isinstance(e, RunStarted)]
+        if started:
+            if started[0].seed != seed:
+                raise ConfigError(
+                    f"the log's run used seed {started[0].seed}, not {seed}", where=str(path)
+                )
+            run_id = started[0].run_id
+    config = {
+        "model": mdl.name,
+        "concurrency": concurrency,
+        "units": len(units),
+        "resumed": bool(resume and by_unit),
+        **(run_config or {}),
+    }
+    todo = [u for u in units if u.id not in ended]
+    started_at = time.perf_counter()
+    with EventLog(path) as log, _Progress(progress, progress_label, len(units)) as bar:
+        ctx = RunContext(
+            seed=seed, model=mdl, log=log, run_id=run_id, on_event=bar.refresh if bar else None
+        )
+        ctx.stats.skipped = len(units) - len(todo)
+        for unit_id, prior in by_unit.items():
+            ctx.stats.turns_by_unit[unit_id] = sum(isinstance(e, Utterance) for e in prior)
+        bar.attach(ctx.stats)
+        ctx.emit(
+            RunStarted(
+                run_id=run_id,
+                seed=seed,
+                config=redact(config),
+                versions=_versions(),
+                synthetic=mdl.name.startswith("offline/"),
+            )
+        )
+        semaphore = asyncio.Semaphore(concurrency)
+
+        async def one(unit: Unit) -> None:
+            status: Literal["completed", "failed"] = "completed"
+            error = None
+            async with semaphore:
+                try:
+                    reason = await unit.run(ctx, list(by_unit.get(unit.id, [])))
+                except Exception as exc:  # one failed unit never stops the others
+                    reason, status, error = "error", "failed", f"{type(exc).__name__}: {exc}"
+                turns = ctx.stats.turns_by_unit[unit.id]
+                ctx.emit(
+                    ConversationEnded(
+                        conversation_id=unit.id,
+                        reason=reason,
+                        status=status,
+                        error=redact(error),
+                        turns=turns,
+                    )
+                )
+
+        try:
+            await asyncio.gather(*(one(u) for u in todo))
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            ctx.emit(RunEnded(run_id=run_id, status="interrupted", summary=ctx.stats.summary()))
+            raise
+        ctx.emit(RunEnded(run_id=run_id, status="completed", summary=ctx.stats.summary()))
+    s = ctx.stats
+    return RunResult(
+        log_path=path,
+        run_id=run_id,
+        completed=s.completed,
+        failed=s.failed,
+        skipped=s.skipped,
+        turns=s.turns,
+        calls=s.calls,
+        cache_hits=s.cache_hits,
+        prompt_tokens=s.prompt_tokens,
+        completion_tokens=s.completion_tokens,
+        cost=s.cost,
+        elapsed=time.perf_counter() - started_at,
+        errors=dict(s.errors),
+    )
+
+
+def run_units(units: Sequence[Unit], **kwargs: Any) -> RunResult:
+    """Synchronous :func:`arun_units` (same arguments); inside a running event loop (a
+    notebook) it runs on a worker thread."""
+    return run_sync(arun_units(units, **kwargs))
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion from sync code, even inside a running loop.
+
+    Inside a loop it runs on a fresh loop in a worker thread; Ctrl-C in the caller's thread
+    cancels it there (so it can log that it was interrupted) and is then re-raised.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    loop = asyncio.new_event_loop()
+    task_box: list[asyncio.Task[T]] = []
+    box: dict[str, Any] = {}
+
+    def worker() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            task = loop.create_task(coro)
+            task_box.append(task)
+            box["value"] = loop.run_until_complete(task)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    thread = threading.Thread(target=worker, name="vs_sim-run", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.1)
+    except KeyboardInterrupt:
+        if task_box:
+            loop.call_soon_threadsafe(task_box[0].cancel)
+        thread.join()
+        raise
+    if "error" in box:
+        raise box["error"]
+    result: T = box["value"]
+    return result
+
+
+class _Progress:
+    """A live ``rich`` bar of units, turns, calls, tokens, cost and errors (terminals only)."""
+
+    def __init__(self, wanted: bool, label: str, total: int) -> None:
+        self.enabled = False
+        self._stats: RunStats | None = None
+        self._label = label
+        self._total = total
+        self._last = 0.0
+        if not wanted:
+            return
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        if not console.is_terminal:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.enabled = True
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self._task = self._progress.add_task(label, total=total, stats="")
+
+    def __bool__(self) -> bool:
+        return self.enabled
+
+    def attach(self, stats: RunStats) -> None:
+        self._stats = stats
+
+    def refresh(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or self._stats is None or (not force and now - self._last < 0.1):
+            return
+        self._last = now
+        s = self._stats
+        done = s.completed + s.failed + s.skipped
+        text = (
+            f"turns {s.turns} · calls {s.calls} ({s.cache_hits} cached) · "
+            f"tokens {s.prompt_tokens + s.completion_tokens:,} · ${s.cost:.4f} · "
+            f"errors {s.failed + s.call_errors}"
+        )
+        self._progress.update(self._task, completed=done, stats=text)
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self.refresh(force=True)
+            self._progress.stop()
+
+
+async def arun_conversations(
+    specs: Sequence[Unit],
+    *,
+    model: str | Model,
+    seed: int,
+    log_path: str | os.PathLike[str],
+    concurrency: int = 16,
+    progress: bool = True,
+    resume: bool = False,
+    run_config: dict[str, Any] | None = None,
+) -> RunResult:
+    """Run many conversations (:class:`~vs_sim.conversation.Conversation`) into one log.
+
+    See :func:`arun_units` for the arguments; the same seed gives the same conversations at
+    any concurrency.
+    """
+    return await arun_units(
+        specs,
+        model=model,
+        seed=seed,
+        log_path=log_path,
+        concurrency=concurrency,
+        progress=progress,
+        resume=resume,
+        run_config=run_config,
+        progress_label="conversations",
+    )
+
+
+def run_conversations(specs: Sequence[Unit], **kwargs: Any) -> RunResult:
+    """Synchronous :func:`arun_conversations`; works inside a running loop (a notebook)."""
+    return run_sync(arun_conversations(specs, **kwargs))
