@@ -1,0 +1,359 @@
+"""A finished (or running) run opened for analysis: its log read once, its tables as DataFrames.
+
+:func:`open_run` takes a run folder or an ``events.jsonl`` file. Every table is rebuilt from
+the event log (the truth); ``summary.json`` and ``scenario.yaml`` only add what the log does
+not hold. pandas is imported when a table is first asked for, never at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError, MissingDependency
+from ..events import Event, RunStarted, read_events
+from . import rows as R
+from .shares import share_rows
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    import pandas as pd
+
+    from ..graph import ConversationGraph
+    from ..tasks.questionnaire import Questionnaire
+    from ..tasks.survey_reference import Reference
+
+LOG_NAME = "events.jsonl"
+DONATION_PREFIX = "donation"
+"""Answers to questions whose id starts with this are read as donations (dollars)."""
+
+
+def require_pandas(feature: str = "vs_sim.analysis tables") -> Any:
+    """The pandas module, or a :class:`MissingDependency` naming the ``analysis`` extra."""
+    try:
+        import pandas as pd
+    except ImportError:
+        raise MissingDependency("pandas", extra="analysis", feature=feature) from None
+    return pd
+
+
+def open_run(path: str | os.PathLike[str]) -> Run:
+    """Open a run folder (holding ``events.jsonl``) or an event log file for analysis.
+
+    Raises:
+        ConfigError: Nothing there, or a folder without an event log.
+    """
+    p = Path(path)
+    if p.is_dir():
+        log = p / LOG_NAME
+        if not log.is_file():
+            raise ConfigError(f"no {LOG_NAME} in this folder (is it a run folder?)", where=str(p))
+        return Run(log)
+    if not p.is_file():
+        raise ConfigError("no run folder or event log here", where=str(p))
+    return Run(p)
+
+
+class Run:
+    """A run's event log with tables, shares, its graph and its summary.
+
+    The log is parsed once, on first use, and every table is cached; the DataFrame
+    methods return copies, so changing one does not change the next.
+
+    Attributes:
+        log_path: The ``events.jsonl`` file.
+        folder: The folder it is in (where ``summary.json``, ``scenario.yaml`` may sit).
+    """
+
+    def __init__(
+        self, log_path: str | os.PathLike[str], *, events: Sequence[Event] | None = None
+    ) -> None:
+        self.log_path = Path(log_path)
+        self.folder = self.log_path.parent
+        self._events: list[Event] | None = list(events) if events is not None else None
+        self._rows: dict[str, list[R.Row]] = {}
+        self._frames: dict[str, Any] = {}
+        self._graph: ConversationGraph | None = None
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.log_path)!r})"
+
+    # -- the log -----------------------------------------------------------------------------
+    @property
+    def events(self) -> list[Event]:
+        """Every event, in log order (read from the file once)."""
+        if self._events is None:
+            self._events = list(read_events(self.log_path))
+        return self._events
+
+    def _table(self, name: str, build: Callable[[Sequence[Event]], list[R.Row]]) -> list[R.Row]:
+        if name not in self._rows:
+            self._rows[name] = build(self.events)
+        return self._rows[name]
+
+    def _frame(self, name: str, build: Callable[[Sequence[Event]], list[R.Row]]) -> pd.DataFrame:
+        if name not in self._frames:
+            pd = require_pandas()
+            rows = self._table(name, build)
+            columns = list(R.TABLE_COLUMNS[name])
+            extra = [c for row in rows for c in row if c not in columns]
+            columns += list(dict.fromkeys(extra))
+            self._frames[name] = pd.DataFrame(rows, columns=columns)
+        return self._frames[name].copy()
+
+    @property
+    def started(self) -> RunStarted | None:
+        """The run's first ``run_started`` event (its seed, config and synthetic flag)."""
+        return next((e for e in self.events if isinstance(e, RunStarted)), None)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The run's recorded configuration (``run_started.config``; empty if none)."""
+        started = self.started
+        return dict(started.config) if started else {}
+
+    # -- tables ------------------------------------------------------------------------------
+    def personas(self) -> pd.DataFrame:
+        """One row per participant of each conversation, its attributes as columns."""
+        return self._frame("personas", R.persona_rows)
+
+    def utterances(self) -> pd.DataFrame:
+        """One row per utterance: speaker, text, probability, rank, entropy (bits), method."""
+        return self._frame("utterances", R.utterance_rows)
+
+    def candidates(self) -> pd.DataFrame:
+        """Every candidate of every distribution, chosen or not, with rank and probability."""
+        return self._frame("candidates", R.candidate_rows)
+
+    def choices(self) -> pd.DataFrame:
+        """One row per draw from a distribution: index, rank, probability, rule, text."""
+        return self._frame("choices", R.choice_rows)
+
+    def calls(self) -> pd.DataFrame:
+        """One row per model call: tokens, cost, latency, cache hit, retries, error."""
+        return self._frame("calls", R.call_rows)
+
+    def answers(self) -> pd.DataFrame:
+        """One row per respondent × question with the drawn value and persona attributes."""
+        return self._frame("answers", R.answer_rows)
+
+    def conversations(self) -> pd.DataFrame:
+        """One row per conversation: task, status, end reason, turns, answers, duration."""
+        return self._frame("conversations", R.conversation_rows)
+
+    # -- summary, scenario, graph ------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """Counts, calls, cache hits, tokens, cost, elapsed seconds and the synthetic flag.
+
+        Computed from the log; keys only ``summary.json`` has are added, and its
+        ``elapsed`` (the runner's wall-clock time) is preferred when present.
+        """
+        out = R.run_summary(self.events)
+        file = self.folder / "summary.json"
+        if file.is_file():
+            try:
+                saved = json.loads(file.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                raise ConfigError(
+                    f"not valid JSON: {exc.msg}", where=f"{file}:{exc.lineno}"
+                ) from None
+            if isinstance(saved, Mapping):
+                for key, value in saved.items():
+                    if key not in out or key == "elapsed":
+                        out[key] = value
+        return out
+
+    def scenario(self) -> dict[str, Any] | None:
+        """The run's ``scenario.yaml`` as data, or ``None`` when the folder has none."""
+        file = self.folder / "scenario.yaml"
+        if not file.is_file():
+            return None
+        import yaml
+
+        try:
+            data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{file}:{mark.line + 1}" if mark is not None else str(file)
+            raise ConfigError(f"not valid YAML: {exc}", where=where) from None
+        return dict(data) if isinstance(data, Mapping) else None
+
+    def graph(self) -> ConversationGraph:
+        """The conversation graph (agents, utterances, alternatives not taken), built once."""
+        if self._graph is None:
+            from ..graph import ConversationGraph
+
+            self._graph = ConversationGraph.from_events(self.events)
+        return self._graph
+
+    # -- surveys -----------------------------------------------------------------------------
+    def questionnaire(self) -> Questionnaire | None:
+        """The questionnaire a survey run logged in its ``run_started`` config, if any."""
+        data = self.config.get("questionnaire")
+        if not isinstance(data, Mapping):
+            return None
+        from ..tasks.questionnaire import Questionnaire
+
+        return Questionnaire.from_dict(data, where=f"{self.log_path} (run_started.config)")
+
+    def answer_shares(self, question_id: str | None = None, by: str | None = None) -> pd.DataFrame:
+        """Sampled answer shares per question and option (and per value of attribute ``by``).
+
+        Columns: ``question_id``, ``by``'s column, ``option``, ``count``, ``asked``,
+        ``sampled``. See :mod:`vs_sim.analysis.shares` for the exact definition.
+        """
+        return self.shares(question_id, by).drop(columns=["soft"])
+
+    def soft_shares(self, question_id: str | None = None, by: str | None = None) -> pd.DataFrame:
+        """Mean verbalized probability per question and option (and per ``by`` value).
+
+        Columns: ``question_id``, ``by``'s column, ``option``, ``asked``, ``soft``.
+        """
+        return self.shares(question_id, by).drop(columns=["count", "sampled"])
+
+    def shares(
+        self,
+        question_id: str | None = None,
+        by: str | None = None,
+        reference: Reference | None = None,
+    ) -> pd.DataFrame:
+        """Sampled and soft shares side by side, plus a ``reference`` column when given.
+
+        Args:
+            question_id: Only this question.
+            by: A persona attribute (e.g. ``party``): one block of rows per value.
+            reference: Human shares (:func:`vs_sim.tasks.load_reference`); the column is NaN
+                where the reference has no distribution for that question (and group).
+
+        Raises:
+            ConfigError: ``by`` is not an attribute of any respondent.
+        """
+        pd = require_pandas()
+        answers = self._table("answers", R.answer_rows)
+        column = R.attribute_column(by) if by else None
+        if column and answers and not any(column in row for row in answers):
+            known = sorted({k for row in answers for k in row} - set(R.TABLE_COLUMNS["answers"]))
+            raise ConfigError(
+                f"no respondent has attribute {by!r}; known: {', '.join(known) or 'none'}",
+                where="by",
+            )
+        questionnaire = self.questionnaire()
+        rows = share_rows(answers, question_id=question_id, by=by, questionnaire=questionnaire)
+        columns = ["question_id", *([column] if column else []), "option", "count", "asked"]
+        frame = pd.DataFrame(rows, columns=[*columns, "sampled", "soft"])
+        if reference is not None:
+            if questionnaire is None:
+                raise ConfigError(
+                    "this run logged no questionnaire to match the reference's options to",
+                    where=str(self.log_path),
+                )
+            options = {q.id: q.option_texts for q in questionnaire.questions}
+            found = [_reference_share(reference, options, r, by, column) for r in rows]
+            frame["reference"] = [math.nan if v is None else v for v in found]
+        return frame
+
+    def reference(self, path: str | os.PathLike[str] | None = None) -> Reference | None:
+        """Human reference shares for a survey run, checked against its questionnaire.
+
+        Args:
+            path: A reference file (CSV or JSON, see :mod:`vs_sim.tasks.survey_reference`).
+                Default: the file ``scenario.yaml`` or the run config names under a
+                ``reference`` key, looked up beside the run, then from the current folder;
+                ``None`` when nothing names one or it is not there.
+
+        Raises:
+            ConfigError: The run logged no questionnaire, or the file is invalid.
+        """
+        from ..tasks.survey_reference import load_reference
+
+        questionnaire = self.questionnaire()
+        file = Path(path) if path is not None else self.find_reference_file()
+        if file is None:
+            return None
+        if questionnaire is None:
+            raise ConfigError(
+                "this run logged no questionnaire to check a reference against",
+                where=str(self.log_path),
+            )
+        return load_reference(file, questionnaire)
+
+    def find_reference_file(self) -> Path | None:
+        """The reference file the scenario or run config names, if it can be found."""
+        names = _find_key(self.scenario() or {}, "reference") + _find_key(self.config, "reference")
+        for name in names:
+            for base in (self.folder, Path.cwd()):
+                candidate = base / name
+                if candidate.is_file():
+                    return candidate
+        return None
+
+    # -- persuasion --------------------------------------------------------------------------
+    def donation_questions(self) -> list[str]:
+        """Question ids read as donations (``donation``, ``donation_from_text``, ...)."""
+        ids = [row["question_id"] for row in self._table("answers", R.answer_rows)]
+        return [q for q in dict.fromkeys(ids) if q.startswith(DONATION_PREFIX)]
+
+    def donations(self, question_id: str = DONATION_PREFIX) -> npt.NDArray[np.float64]:
+        """The numeric values drawn for a donation question (dollars, log order).
+
+        Unmatched, skipped and non-numeric answers are left out; out-of-range ones are kept
+        (filter with ``(x >= 0) & (x <= 2)`` for the PersuasionForGood range).
+        """
+        import numpy as np
+
+        values = [
+            float(row["value"])
+            for row in self._table("answers", R.answer_rows)
+            if row["question_id"] == question_id
+            and row["matched"]
+            and not row["skipped"]
+            and isinstance(row["value"], int | float)
+            and not isinstance(row["value"], bool)
+        ]
+        return np.asarray(values, dtype=np.float64)
+
+
+def _find_key(data: Any, key: str) -> list[str]:
+    """Every string value stored under ``key`` anywhere in nested dicts and lists."""
+    found: list[str] = []
+    if isinstance(data, Mapping):
+        for k, v in data.items():
+            if k == key and isinstance(v, str):
+                found.append(v)
+            elif k == key and isinstance(v, Mapping) and isinstance(v.get("path"), str):
+                found.append(v["path"])
+            else:
+                found.extend(_find_key(v, key))
+    elif isinstance(data, list):
+        for item in data:
+            found.extend(_find_key(item, key))
+    return found
+
+
+def _reference_share(
+    reference: Reference,
+    options: Mapping[str, tuple[str, ...]],
+    row: Mapping[str, Any],
+    by: str | None,
+    column: str | None,
+) -> float | None:
+    """The reference share of one shares row's option, or ``None`` if it has none."""
+    listed = options.get(row["question_id"], ())
+    if row["option"] not in listed:
+        return None
+    for dist in reference.distributions:
+        if dist.question_id != row["question_id"]:
+            continue
+        if by is None and dist.group_attribute is not None:
+            continue
+        if by is not None and (
+            dist.group_attribute != by or str(dist.group_value) != str(row[column or by])
+        ):
+            continue
+        return float(dist.shares[listed.index(row["option"])])
+    return None

@@ -1,0 +1,395 @@
+"""The report's sections, each built from a run when it has the data for it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..analysis import Run
+from ..analysis.rows import attribute_column
+from ..analysis.shares import UNMATCHED
+from .parts import Section, Table, embed, fmt, make_table
+
+if TYPE_CHECKING:
+    from ..tasks.survey_reference import Reference
+
+GRAPH_MAX_UTTERANCES = 150
+"""Runs with more utterances than this get no graph drawing (it would be unreadable)."""
+GRAPH_MAX_CONVERSATIONS = 6
+"""At most this many conversations are drawn."""
+TRANSCRIPTS = 2
+"""Conversations shown as transcripts."""
+TRANSCRIPT_TURNS = 30
+"""Turns shown per transcript."""
+
+
+def summary_section(run: Run, summary: Mapping[str, Any]) -> Section:
+    """Run id, task, status, counts, calls, cache hits, tokens, cost and time."""
+    rows = [
+        ("Run id", summary.get("run_id")),
+        ("Task", summary.get("task")),
+        ("Status", summary.get("status")),
+        ("Seed", summary.get("seed")),
+        ("Models", ", ".join(summary.get("models") or []) or None),
+        ("Conversations", summary.get("conversations")),
+        (
+            "… completed / failed / unfinished",
+            f"{summary.get('completed')} / {summary.get('failed')} / {summary.get('unfinished')}",
+        ),
+        ("Utterances", summary.get("utterances")),
+        ("Answers", summary.get("answers")),
+        ("Model calls", summary.get("calls")),
+        ("… from the cache", summary.get("cache_hits")),
+        ("… failed", summary.get("call_errors")),
+        (
+            "Tokens (prompt + completion)",
+            f"{summary.get('prompt_tokens', 0):,} + {summary.get('completion_tokens', 0):,}",
+        ),
+        ("Cost", fmt(summary.get("cost"), "money")),
+        ("Elapsed", f"{float(summary.get('elapsed') or 0):.1f} s"),
+    ]
+    section = Section("Summary", "summary")
+    section.tables.append(Table(["", ""], [[k, fmt(v)] for k, v in rows], [False, False]))
+    section.notes.append(f"Event log: {run.log_path}")
+    return section
+
+
+def survey_section(run: Run, reference: Reference | None, by: Sequence[str]) -> Section | None:
+    """Per question: shares table and figure (numeric: a histogram; open text: the top
+    answers), by each attribute in ``by``, with reference metrics when one is given."""
+    from ..plots import plot_answer_shares, plot_numeric_shares
+
+    answers = run.answers()
+    questions = [
+        q for q in dict.fromkeys(answers["question_id"]) if q not in run.donation_questions()
+    ]
+    if not questions:
+        return None
+    questionnaire = run.questionnaire()
+    kinds = {q.id: (q.type, q.text) for q in questionnaire.questions} if questionnaire else {}
+    section = Section("Survey answers", "survey")
+    section.notes.append(
+        "Sampled: share of respondents whose drawn answer is the option. Verbalized: mean "
+        "probability respondents gave the option. Respondents skip logic did not ask are "
+        "left out."
+    )
+    if reference is not None:
+        section.notes.append(f"Human reference shares from {reference.path}.")
+        section.tables.extend(_reference_metrics(run, reference))
+    shares = run.shares(reference=reference)
+    for qid in questions:
+        kind, text = kinds.get(qid, (None, qid))
+        sub = Section(f"{qid}: {text}" if text != qid else qid, f"q-{qid}")
+        part = shares[shares["question_id"] == qid]
+        numeric = kind == "numeric" or (kind is None and _all_numbers(part["option"]))
+        if kind == "open_text" or (kind is None and not numeric and len(part) > 25):
+            drawn = part[(part["option"] != UNMATCHED) & (part["count"] > 0)]
+            top = drawn.sort_values("count", ascending=False, kind="stable")[:10]
+            sub.notes.append(f"{len(drawn)} distinct answers drawn; the most frequent:")
+            sub.tables.append(
+                make_table(
+                    ["Answer", "Count", "Sampled"],
+                    top[["option", "count", "sampled"]].values.tolist(),
+                    ["text", "auto", "pct"],
+                )
+            )
+            section.subsections.append(sub)
+            continue
+        columns = ["Option", "Count", "Sampled", "Verbalized"]
+        cols = ["option", "count", "sampled", "soft"]
+        if "reference" in part and part["reference"].notna().any():
+            columns.append("Human reference")
+            cols.append("reference")
+        asked = int(part["asked"].max()) if len(part) else 0
+        sub.notes.append(f"Asked {asked} respondents.")
+        sub.tables.append(
+            make_table(columns, part[cols].values.tolist(), ["text", "auto", "pct", "pct", "pct"])
+        )
+        if numeric:
+            sub.images.append(embed(plot_numeric_shares(part, qid), f"Answers to {qid}"))
+            section.subsections.append(sub)
+            continue
+        sub.images.append(
+            embed(
+                plot_answer_shares(part, qid, title=f"{qid} (n={asked})"),
+                f"Answer shares for {qid}",
+            )
+        )
+        for attr in by:
+            grouped = run.shares(qid, by=attr, reference=reference)
+            sub.images.append(
+                embed(
+                    plot_answer_shares(
+                        grouped, qid, by=attribute_column(attr), title=f"{qid} by {attr}"
+                    ),
+                    f"Answer shares for {qid} by {attr}",
+                )
+            )
+        section.subsections.append(sub)
+    return section
+
+
+def _all_numbers(options: Any) -> bool:
+    labels = [o for o in options if o != UNMATCHED]
+    try:
+        [float(o) for o in labels]
+    except (TypeError, ValueError):
+        return False
+    return bool(labels)
+
+
+def _reference_metrics(run: Run, reference: Reference) -> list[Table]:
+    from ..tasks.survey_analysis import load_answers
+    from ..tasks.survey_reference import compare_to_reference
+
+    questionnaire = run.questionnaire()
+    if questionnaire is None:
+        return []
+    comparison = compare_to_reference(load_answers(run.events), reference, questionnaire)
+    rows = [
+        [
+            c.question_id,
+            f"{c.group_attribute}={c.group_value}" if c.group_attribute else "all",
+            c.n,
+            c.representativeness_sampled if c.ordinal else None,
+            c.total_variation_sampled,
+            c.jensen_shannon_sampled,
+            c.representativeness_soft if c.ordinal else None,
+            c.total_variation_soft,
+            c.jensen_shannon_soft,
+        ]
+        for c in comparison.questions
+    ]
+    header = [
+        "Question",
+        "Group",
+        "n",
+        "Repr. (sampled)",
+        "TV (sampled)",
+        "JS (sampled)",
+        "Repr. (verbalized)",
+        "TV (verbalized)",
+        "JS (verbalized)",
+    ]
+    return [make_table(header, rows, ["text", "text", *["auto"] * 7])]
+
+
+def donation_section(run: Run) -> Section | None:
+    """Each donation question against the PersuasionForGood donations: n, mean, median,
+    share at $0, KS statistic and p-value, L1 over $0.10 bins, and the histograms."""
+    import numpy as np
+
+    from ..metrics import ks_two_sample, l1_binned
+    from ..plots import plot_donations
+    from ..reference import load_p4g_donations
+
+    ids = run.donation_questions()
+    if not ids:
+        return None
+    human = load_p4g_donations()
+    section = Section("Donations vs PersuasionForGood", "donations")
+    section.notes.append(
+        f"Human data: {human.size} persuadee donations in the task's $0–$2 range "
+        "(Wang et al., 2019). L1 is over $0.10 bins (range 0–2); KS is the two-sample "
+        "Kolmogorov–Smirnov test."
+    )
+    for qid in ids:
+        values = run.donations(qid)
+        inside = values[(values >= 0) & (values <= 2)]
+        sub = Section(f"{qid}", f"donation-{qid}")
+        if values.size > inside.size:
+            sub.notes.append(
+                f"{values.size - inside.size} simulated donation(s) outside "
+                "$0–$2 are left out of the comparison."
+            )
+        if inside.size == 0:
+            sub.notes.append("No simulated donation in range to compare.")
+            section.subsections.append(sub)
+            continue
+        ks = ks_two_sample(inside, human)
+        rows: list[list[Any]] = [
+            ["n", inside.size, human.size],
+            ["Mean", fmt(float(inside.mean()), "money"), fmt(float(human.mean()), "money")],
+            [
+                "Median",
+                fmt(float(np.median(inside)), "money"),
+                fmt(float(np.median(human)), "money"),
+            ],
+            [
+                "Share at $0",
+                fmt(float(np.mean(inside == 0)), "pct"),
+                fmt(float(np.mean(human == 0)), "pct"),
+            ],
+        ]
+        sub.tables.append(make_table(["", "Simulated", "Human"], rows, ["text", "auto", "auto"]))
+        sub.tables.append(
+            make_table(
+                ["KS statistic", "KS p-value", "L1 over $0.10 bins"],
+                [[ks.statistic, ks.pvalue, l1_binned(inside, human)]],
+                ["auto"] * 3,
+            )
+        )
+        sub.images.append(
+            embed(
+                plot_donations(inside, human, title=f"{qid}: simulated vs human"),
+                f"Donation histogram for {qid} against the human one",
+            )
+        )
+        section.subsections.append(sub)
+    return section
+
+
+def dialogue_sections(run: Run) -> list[Section]:
+    """Entropy per turn, text diversity, the graph (small runs) and sample transcripts."""
+    from ..plots import plot_diversity, plot_entropy_per_turn, plot_graph
+
+    utterances = run.utterances()
+    out: list[Section] = []
+    if utterances.empty:
+        return out
+    if utterances["entropy"].notna().any():
+        section = Section("Entropy per turn", "entropy")
+        section.notes.append(
+            "Entropy (bits) of the verbalized distribution each utterance was "
+            "drawn from: higher means the speaker's options were more even."
+        )
+        section.images.append(embed(plot_entropy_per_turn(utterances), "Entropy per turn"))
+        out.append(section)
+    diversity = _diversity(utterances)
+    if diversity:
+        section = Section("Text diversity of utterances", "diversity")
+        section.notes.append(
+            "distinct-n: unique n-grams ÷ all n-grams over the group's "
+            "utterances (higher = more varied wording)."
+        )
+        group = next(iter(diversity.values()))
+        section.tables.append(
+            make_table(
+                ["Group", *group],
+                [[g, *v.values()] for g, v in diversity.items()],
+                ["text", *["auto"] * len(group)],
+            )
+        )
+        section.images.append(
+            embed(plot_diversity(diversity, title="Text diversity"), "Text diversity by group")
+        )
+        out.append(section)
+    section = Section("Conversation graph", "graph")
+    graph = run.graph()
+    convs = graph.conversations
+    if len(utterances) <= GRAPH_MAX_UTTERANCES:
+        shown = convs[:GRAPH_MAX_CONVERSATIONS]
+        if len(convs) > len(shown):
+            section.notes.append(f"The first {len(shown)} of {len(convs)} conversations.")
+        section.images.append(
+            embed(plot_graph(graph, conversations=shown), "The conversation graph")
+        )
+    else:
+        section.notes.append(
+            f"{len(utterances)} utterances are too many to draw; open "
+            "graph.graphml in Gephi or use vs_sim.analysis.open_run(...).graph()."
+        )
+    out.append(section)
+    section = Section("Sample transcripts", "transcripts")
+    for conv in list(dict.fromkeys(utterances["conversation_id"]))[:TRANSCRIPTS]:
+        part = utterances[utterances["conversation_id"] == conv].sort_values("turn")
+        sub = Section(str(conv), f"t-{conv}")
+        sub.transcript = [
+            {
+                "turn": str(r["turn"]),
+                "speaker": str(r["name"]),
+                "text": str(r["text"]),
+                "p": fmt(r["probability"], "pct"),
+            }
+            for r in part.head(TRANSCRIPT_TURNS).to_dict("records")
+        ]
+        section.subsections.append(sub)
+    out.append(section)
+    return out
+
+
+def _diversity(utterances: Any) -> dict[str, dict[str, float]]:
+    """distinct-1/2/3 of the utterances per method (several methods) or per role/speaker."""
+    from ..metrics import distinct_n
+
+    if utterances["method"].nunique() > 1:
+        key = "method"
+    else:
+        key = "role" if utterances["role"].notna().all() else "name"
+    out: dict[str, dict[str, float]] = {}
+    for group, part in utterances.groupby(key, sort=True):
+        texts = [str(t) for t in part["text"]]
+        if len(texts) >= 2:
+            out[str(group)] = {f"distinct-{n}": distinct_n(texts, n) for n in (1, 2, 3)}
+    return out
+
+
+def calls_section(run: Run) -> Section:
+    """Calls per model: cache hits, errors, retries, tokens, cost, latency; failed calls."""
+    calls = run.calls()
+    section = Section("Model calls", "calls")
+    if calls.empty:
+        section.notes.append("No model calls were logged.")
+        return section
+    rows = []
+    for model, part in [*calls.groupby("model", sort=True), ("all", calls)]:
+        costs = part["cost"].dropna()
+        rows.append(
+            [
+                model,
+                len(part),
+                int(part["cached"].sum()),
+                int(part["error"].notna().sum()),
+                int(part["retries"].sum()),
+                int(part["prompt_tokens"].sum()),
+                int(part["completion_tokens"].sum()),
+                float(costs.sum()) if len(costs) else None,
+                float(part["latency"].mean()),
+            ]
+        )
+    if calls["model"].nunique() == 1:
+        rows = rows[:1]
+    section.tables.append(
+        make_table(
+            [
+                "Model",
+                "Calls",
+                "Cache hits",
+                "Errors",
+                "Retries",
+                "Prompt tokens",
+                "Completion tokens",
+                "Cost",
+                "Mean latency (s)",
+            ],
+            rows,
+            ["text", "auto", "auto", "auto", "auto", "auto", "auto", "money", "auto"],
+        )
+    )
+    errors = calls[calls["error"].notna()]
+    if not errors.empty:
+        section.tables.append(
+            make_table(
+                ["Conversation", "Turn", "Purpose", "Error"],
+                errors[["conversation_id", "turn", "purpose", "error"]].head(20).values.tolist(),
+                ["text"] * 4,
+            )
+        )
+    return section
+
+
+def failed_section(run: Run) -> Section | None:
+    """Conversations that failed or never ended, with their errors."""
+    convs = run.conversations()
+    bad = convs[convs["status"] != "completed"]
+    if bad.empty:
+        return None
+    section = Section("Conversations that did not complete", "failed")
+    section.tables.append(
+        make_table(
+            ["Conversation", "Status", "Reason", "Error"],
+            bad[["conversation_id", "status", "reason", "error"]].head(50).values.tolist(),
+            ["text"] * 4,
+        )
+    )
+    return section
