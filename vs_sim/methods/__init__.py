@@ -148,21 +148,9 @@ class Method(BaseModel):
         return [min(per, self.k - i * per) for i in range(self.turns)]
 
     # -- prompts ---------------------------------------------------------------------------
-    def _render(self, template: str, **extra: Any) -> str:
-        env = _environment(self.template_dirs)
-        context = {
-            "k": self.k,
-            "per_turn": self.per_turn,
-            "wording": self.wording,
-            "tail": self.tail,
-            "length_hint": self.length_hint,
-            "format": self.format,
-            **extra,
-        }
-        try:
-            return env.get_template(template).render(**context).strip()
-        except TemplateError as exc:
-            raise VSTemplateError(f"method template {template!r}: {exc}") from exc
+    def _render(self, template: str, per_turn: int | None = None) -> str:
+        # A Method is frozen and its templates are pure, so each text is rendered once.
+        return _render_cached(self, template, per_turn)
 
     def instructions(self, turn_size: int | None = None) -> str:
         """The text appended to the system message for the first call."""
@@ -230,6 +218,23 @@ class Method(BaseModel):
         if self.name in ("direct", "multi_turn"):
             return parse_response(text, expect_probabilities=False, allow_plain=True)
         return parse_response(text, expect_probabilities=self.verbalized)
+
+
+@lru_cache(maxsize=1024)
+def _render_cached(method: Method, template: str, per_turn: int | None) -> str:
+    env = _environment(method.template_dirs)
+    context = {
+        "k": method.k,
+        "per_turn": per_turn if per_turn is not None else method.per_turn,
+        "wording": method.wording,
+        "tail": method.tail,
+        "length_hint": method.length_hint,
+        "format": method.format,
+    }
+    try:
+        return env.get_template(template).render(**context).strip()
+    except TemplateError as exc:
+        raise VSTemplateError(f"method template {template!r}: {exc}") from exc
 
 
 def _number_key(wording: str) -> str:
