@@ -31,8 +31,9 @@ from .events import (
     read_events,
 )
 from .models.base import Model
-from .runner import arun_units, run_sync
+from .runner import arun_units
 from .scheduling import Scheduler
+from .sync import run_sync
 
 
 class _Log:

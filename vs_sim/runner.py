@@ -14,10 +14,9 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
-import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
@@ -35,7 +34,9 @@ from .events import (
     redact,
 )
 from .models.base import Model
+from .progress import RunProgress
 from .seeds import derive_seed
+from .sync import run_sync
 from .verbalizer import CallHook, CallRecord, resolve_model
 
 T = TypeVar("T")
@@ -314,7 +315,7 @@ async def arun_units(
     }
     todo = [u for u in units if u.id not in ended]
     started_at = time.perf_counter()
-    with EventLog(path) as log, _Progress(progress, progress_label, len(units)) as bar:
+    with EventLog(path) as log, RunProgress(progress, progress_label, len(units)) as bar:
         ctx = RunContext(
             seed=seed, model=mdl, log=log, run_id=run_id, on_event=bar.refresh if bar else None
         )
@@ -380,114 +381,6 @@ def run_units(units: Sequence[Unit], **kwargs: Any) -> RunResult:
     """Synchronous :func:`arun_units` (same arguments); inside a running event loop (a
     notebook) it runs on a worker thread."""
     return run_sync(arun_units(units, **kwargs))
-
-
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to completion from sync code, even inside a running loop.
-
-    Inside a loop it runs on a fresh loop in a worker thread; Ctrl-C in the caller's thread
-    cancels it there (so it can log that it was interrupted) and is then re-raised.
-    """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    loop = asyncio.new_event_loop()
-    task_box: list[asyncio.Task[T]] = []
-    box: dict[str, Any] = {}
-
-    def worker() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            task = loop.create_task(coro)
-            task_box.append(task)
-            box["value"] = loop.run_until_complete(task)
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["error"] = exc
-        finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-    thread = threading.Thread(target=worker, name="vs_sim-run", daemon=True)
-    thread.start()
-    try:
-        while thread.is_alive():
-            thread.join(0.1)
-    except KeyboardInterrupt:
-        if task_box:
-            loop.call_soon_threadsafe(task_box[0].cancel)
-        thread.join()
-        raise
-    if "error" in box:
-        raise box["error"]
-    result: T = box["value"]
-    return result
-
-
-class _Progress:
-    """A live ``rich`` bar of units, turns, calls, tokens, cost and errors (terminals only)."""
-
-    def __init__(self, wanted: bool, label: str, total: int) -> None:
-        self.enabled = False
-        self._stats: RunStats | None = None
-        self._label = label
-        self._total = total
-        self._last = 0.0
-        if not wanted:
-            return
-        from rich.console import Console
-
-        console = Console(stderr=True)
-        if not console.is_terminal:
-            return
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self.enabled = True
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[stats]}"),
-            TimeElapsedColumn(),
-            console=console,
-        )
-        self._task = self._progress.add_task(label, total=total, stats="")
-
-    def __bool__(self) -> bool:
-        return self.enabled
-
-    def attach(self, stats: RunStats) -> None:
-        self._stats = stats
-
-    def refresh(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not self.enabled or self._stats is None or (not force and now - self._last < 0.1):
-            return
-        self._last = now
-        s = self._stats
-        done = s.completed + s.failed + s.skipped
-        text = (
-            f"turns {s.turns} · calls {s.calls} ({s.cache_hits} cached) · "
-            f"tokens {s.prompt_tokens + s.completion_tokens:,} · ${s.cost:.4f} · "
-            f"errors {s.failed + s.call_errors}"
-        )
-        self._progress.update(self._task, completed=done, stats=text)
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self.refresh(force=True)
-            self._progress.stop()
 
 
 async def arun_conversations(

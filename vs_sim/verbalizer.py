@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -20,6 +20,7 @@ from .errors import ConfigError, ModelError, ParseError
 from .methods import Method, get_method
 from .models.base import Completion, Message, Model, Request, Usage
 from .parsing import ParseResult, strip_code_fences, strip_reasoning
+from .sync import run_sync
 
 T = TypeVar("T")
 
@@ -300,30 +301,6 @@ def _merge_duplicates(candidates: list[Candidate]) -> tuple[list[Candidate], lis
         else:
             out[key] = cand
     return list(out.values()), repairs
-
-
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion from sync code, even inside a running event loop
-    (e.g. a notebook): then it runs on a fresh loop in a worker thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    box: dict[str, Any] = {}
-
-    def worker() -> None:
-        try:
-            box["value"] = asyncio.run(coro)
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=worker, name="vs_sim-sync")
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    result: T = box["value"]
-    return result
 
 
 def verbalize(prompt: str | Sequence[Message], **kwargs: Any) -> Distribution:
