@@ -3,13 +3,16 @@
 The data (Wang et al., ACL 2019, Apache-2.0; see ``data/persuasionforgood/README.md``)
 ship with the repository at ``data/persuasionforgood/persuadee_donations.csv``: one row
 per dialogue, with the persuadee's actual donation after a chat in which a persuader
-asked them to give part of their $0–$2 task payment to Save the Children.
+asked them to give part of their $0–$2 task payment to Save the Children; and
+``data/persuasionforgood/full_dialog.csv``, the dialogues themselves.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TypedDict
 
@@ -25,6 +28,8 @@ P4G_DONATIONS_CSV = (
     / "persuadee_donations.csv"
 )
 """Where the file sits in a source checkout (or an editable install)."""
+P4G_DIALOG_CSV = P4G_DONATIONS_CSV.parent / "full_dialog.csv"
+"""The human dialogues, one row per utterance (``Unit``, ``Turn``, role ``B4``, dialogue ``B2``)."""
 
 _DONATION = "persuadee_donation"
 _IN_RANGE = "in_task_range_0_2"
@@ -122,3 +127,77 @@ def donation_summary(x: npt.ArrayLike, top: int = 6) -> DonationSummary:
         share_zero=float(np.mean(a == 0)),
         top_amounts=[(float(amounts[i]), int(counts[i])) for i in order[:top]],
     )
+
+
+# -- the dialogues --------------------------------------------------------------------------------
+def load_p4g_dialogues(
+    path: str | os.PathLike[str] | None = None,
+) -> dict[str, list[tuple[int, str, str]]]:
+    """The human dialogues: dialogue id → ``(turn, speaker, text)`` in order.
+
+    ``speaker`` is ``persuader`` (``B4 == 0``) or ``persuadee`` (``B4 == 1``). The shipped
+    file has one row per utterance; consecutive rows of one speaker in one turn, should a
+    file split an utterance, are joined with a space.
+
+    Raises:
+        ConfigError: The file is missing or lacks a column (names ``file:line``).
+    """
+    file = Path(path) if path is not None else P4G_DIALOG_CSV
+    if not file.is_file():
+        raise ConfigError("PersuasionForGood dialogue file not found", where=str(file))
+    out: dict[str, list[tuple[int, str, str]]] = {}
+    with file.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"Unit", "Turn", "B4", "B2"} - set(reader.fieldnames or [])
+        if missing:
+            raise ConfigError(f"missing column(s) {sorted(missing)}", where=f"{file}:1")
+        for row in reader:
+            try:
+                turn, role = int(row["Turn"]), int(row["B4"])
+            except ValueError:
+                raise ConfigError(
+                    f"Turn {row['Turn']!r} or B4 {row['B4']!r} is not a whole number",
+                    where=f"{file}:{reader.line_num}",
+                ) from None
+            speaker = "persuadee" if role == 1 else "persuader"
+            text = (row["Unit"] or "").strip()
+            turns = out.setdefault(row["B2"], [])
+            if turns and turns[-1][0] == turn and turns[-1][1] == speaker:
+                turns[-1] = (turn, speaker, f"{turns[-1][2]} {text}".strip())
+            else:
+                turns.append((turn, speaker, text))
+    return out
+
+
+def load_p4g_persuadee_turns(
+    path: str | os.PathLike[str] | None = None, *, dialogues: Iterable[str] | None = None
+) -> list[str]:
+    """The human persuadees' utterances (``B4 == 1``), one per turn, in file order.
+
+    Args:
+        path: ``full_dialog.csv`` (default: the copy in the repository).
+        dialogues: Only these dialogue ids (e.g. the personas a run simulated).
+    """
+    wanted = None if dialogues is None else set(dialogues)
+    return [
+        text
+        for dialogue, turns in load_p4g_dialogues(path).items()
+        if wanted is None or dialogue in wanted
+        for _, speaker, text in turns
+        if speaker == "persuadee" and text
+    ]
+
+
+def load_p4g_donations_by_dialogue(path: str | os.PathLike[str] | None = None) -> dict[str, float]:
+    """Dialogue id → the persuadee's real donation, for the 982 dialogues in the $0–$2 range."""
+    file = Path(path) if path is not None else P4G_DONATIONS_CSV
+    values = load_p4g_donations(file)  # validates the file and the values
+    with file.open(newline="", encoding="utf-8") as fh:
+        ids = [
+            row.get("dialogue_id") or ""
+            for row in csv.DictReader(fh)
+            if int(float(row["in_task_range_0_2"])) == 1
+        ]
+    if "" in ids:
+        raise ConfigError("a row in range has no dialogue_id", where=str(file))
+    return dict(zip(ids, values.tolist(), strict=True))

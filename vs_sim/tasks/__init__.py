@@ -7,7 +7,11 @@
 - :mod:`.respondent`: :class:`Respondent`, one persona answering (a runner unit);
 - :mod:`.survey`: :class:`Survey` (prompts and readers built once), :func:`run_survey`;
 - :mod:`.survey_analysis`: answers and per-question, per-group shares from the event log;
-- :mod:`.survey_reference`: reference files and representativeness, TV and JS against them.
+- :mod:`.survey_reference`: reference files and representativeness, TV and JS against them;
+- :mod:`.persuasion`, :mod:`.persuasion_extract`, :mod:`.persuasion_analysis`: PersuasionForGood
+  dialogues, donations read from text, comparison with the human donations;
+- :mod:`.focus_group`, :mod:`.focus_group_analysis`, :mod:`.conversation_questions`: a moderated
+  group with stance questions before and after.
 
 Names are loaded on first use, so reading a questionnaire does not import the engine.
 """
@@ -36,10 +40,23 @@ _EXPORTS: dict[str, str] = {
     "ReferenceComparison": "survey_reference",
     "load_reference": "survey_reference",
     "compare_to_reference": "survey_reference",
+    "PersuasionConfig": "persuasion",
+    "PersuasionReport": "persuasion_analysis",
+    "build_persuasion_units": "persuasion",
+    "persuasion_report": "persuasion",
+    "extract_donation": "persuasion_extract",
+    "FocusGroupConfig": "focus_group",
+    "FocusGroupReport": "focus_group_analysis",
+    "build_focus_group_units": "focus_group",
+    "focus_group_report": "focus_group",
 }
 
 __all__ = [
+    "FocusGroupConfig",
+    "FocusGroupReport",
     "Option",
+    "PersuasionConfig",
+    "PersuasionReport",
     "QuestionSummary",
     "Questionnaire",
     "Reference",
@@ -51,15 +68,25 @@ __all__ = [
     "SurveyResult",
     "SurveySummary",
     "arun_survey",
+    "build_focus_group_units",
+    "build_persuasion_units",
     "compare_to_reference",
+    "extract_donation",
+    "focus_group_report",
     "load_answers",
     "load_questionnaire",
     "load_reference",
+    "persuasion_report",
     "run_survey",
     "summarize",
 ]
 
 if TYPE_CHECKING:
+    from .focus_group import FocusGroupConfig, build_focus_group_units, focus_group_report
+    from .focus_group_analysis import FocusGroupReport
+    from .persuasion import PersuasionConfig, build_persuasion_units, persuasion_report
+    from .persuasion_analysis import PersuasionReport
+    from .persuasion_extract import extract_donation
     from .questionnaire import Option, Questionnaire, ShowIf, load_questionnaire
     from .respondent import Respondent
     from .survey import Survey, SurveyResult, arun_survey, run_survey
