@@ -37,7 +37,7 @@ from .models.base import Model
 from .progress import RunProgress
 from .seeds import derive_seed
 from .sync import run_sync
-from .verbalizer import CallHook, CallRecord, resolve_model
+from .verbalizer import CallHook, CallRecord, aclose_model, resolve_model
 
 T = TypeVar("T")
 
@@ -380,7 +380,15 @@ async def arun_units(
 def run_units(units: Sequence[Unit], **kwargs: Any) -> RunResult:
     """Synchronous :func:`arun_units` (same arguments); inside a running event loop (a
     notebook) it runs on a worker thread."""
-    return run_sync(arun_units(units, **kwargs))
+
+    async def once() -> RunResult:
+        model = resolve_model(kwargs.pop("model"))
+        try:
+            return await arun_units(units, model=model, **kwargs)
+        finally:
+            await aclose_model(model)
+
+    return run_sync(once())
 
 
 async def arun_conversations(
@@ -414,4 +422,5 @@ async def arun_conversations(
 
 def run_conversations(specs: Sequence[Unit], **kwargs: Any) -> RunResult:
     """Synchronous :func:`arun_conversations`; works inside a running loop (a notebook)."""
-    return run_sync(arun_conversations(specs, **kwargs))
+    kwargs.setdefault("progress_label", "conversations")
+    return run_units(specs, **kwargs)

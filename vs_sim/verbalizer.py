@@ -303,6 +303,26 @@ def _merge_duplicates(candidates: list[Candidate]) -> tuple[list[Candidate], lis
     return list(out.values()), repairs
 
 
+async def aclose_model(model: object) -> None:
+    """Release what a model holds for the running event loop (litellm's HTTP clients, an
+    aiohttp session). Safe to call on any model; a closed model reopens on its next call."""
+    aclose = getattr(model, "aclose", None)
+    if callable(aclose):
+        await aclose()
+
+
 def verbalize(prompt: str | Sequence[Message], **kwargs: Any) -> Distribution:
-    """Synchronous :func:`averbalize` (same arguments); works in notebooks too."""
-    return run_sync(averbalize(prompt, **kwargs))
+    """Synchronous :func:`averbalize` (same arguments); works in notebooks too.
+
+    The event loop it runs on ends with the call, so the model's connections are released
+    before it does.
+    """
+
+    async def once() -> Distribution:
+        model = resolve_model(kwargs.pop("model", "offline/demo"))
+        try:
+            return await averbalize(prompt, model=model, **kwargs)
+        finally:
+            await aclose_model(model)
+
+    return run_sync(once())
