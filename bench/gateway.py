@@ -78,6 +78,7 @@ def request(i: int, k: int) -> Request:
 async def run_calls(api_base: str, calls: int, concurrency: int, k: int) -> dict[str, float]:
     model = build_model(
         "openai/fake-bench",
+        client="litellm",
         cache=False,
         concurrency=concurrency,
         timeout=30.0,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import vs_sim.models as models
+from vs_sim.errors import ConfigError
 from vs_sim.models import (
     CachedModel,
     LimitedModel,
@@ -43,6 +44,7 @@ def test_public_names_are_pinned() -> None:
 def test_remote_stack_is_cache_limits_retry_base(tmp_path: Path) -> None:
     model = build_model(
         "openai/gpt-4o-mini",
+        client="litellm",
         cache=tmp_path / "c.sqlite",
         concurrency=5,
         max_retries=2,
@@ -105,3 +107,28 @@ def test_supports_json_schema_asks_litellm_when_not_told() -> None:
     assert LiteLLMModel("openai/gpt-4o-mini").supports_json_schema is True
     assert LiteLLMModel("openai/a-model-litellm-never-heard-of").supports_json_schema is False
     assert LiteLLMModel("openai/whatever", json_schema=True).supports_json_schema is True
+
+
+def test_openai_compatible_servers_get_the_lean_client_by_default() -> None:
+    from vs_sim.models.litellm_model import LiteLLMModel
+    from vs_sim.models.openai_compat import OpenAICompatModel
+
+    def base(model: object) -> object:
+        while hasattr(model, "inner"):
+            model = model.inner
+        return model
+
+    lean = build_model("openai/llama3", api_base="http://127.0.0.1:9/v1", cache=False)
+    assert isinstance(base(lean), OpenAICompatModel)
+    forced = build_model(
+        "openai/llama3", api_base="http://127.0.0.1:9/v1", cache=False, client="litellm"
+    )
+    assert isinstance(base(forced), LiteLLMModel)
+    assert isinstance(base(build_model("anthropic/claude-x", cache=False)), LiteLLMModel)
+    assert isinstance(
+        base(build_model("ollama/llama3", api_base="http://x", cache=False)), LiteLLMModel
+    )
+    with pytest.raises(ConfigError, match="needs an api_base"):
+        build_model("openai/x", client="openai_compat", cache=False)
+    with pytest.raises(ConfigError, match="unknown client"):
+        build_model("openai/x", client="grpc", cache=False)  # type: ignore[arg-type]

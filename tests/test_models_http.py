@@ -181,6 +181,7 @@ def test_cache_hit_sends_nothing_and_a_new_repeat_does(
 ) -> None:
     model = build_model(
         NAME,
+        client="litellm",
         cache=tmp_path / "cache.sqlite",
         api_base=fake_openai_server.base_url + "/v1",
         api_key=SECRET,
@@ -208,6 +209,7 @@ def test_identical_requests_in_flight_reach_the_server_once(
     fake_openai_server.latency = 0.1
     model = build_model(
         NAME,
+        client="litellm",
         cache=tmp_path / "c.sqlite",
         api_base=fake_openai_server.base_url + "/v1",
         api_key=SECRET,
@@ -226,6 +228,7 @@ def test_many_concurrent_calls_all_arrive(fake_openai_server: FakeOpenAIServer) 
     fake_openai_server.latency = 0.02
     model = build_model(
         NAME,
+        client="litellm",
         cache=False,
         concurrency=8,
         api_base=fake_openai_server.base_url + "/v1",
@@ -244,7 +247,9 @@ def test_many_concurrent_calls_all_arrive(fake_openai_server: FakeOpenAIServer) 
 def test_connection_refused_fails_fast_naming_the_address() -> None:
     port = free_port()
     address = f"http://127.0.0.1:{port}/v1"
-    model = build_model(NAME, cache=False, api_base=address, api_key=SECRET, max_retries=4)
+    model = build_model(
+        NAME, client="litellm", cache=False, api_base=address, api_key=SECRET, max_retries=4
+    )
     with pytest.raises(ModelUnreachable) as caught:
         run(model, lambda: model.acomplete(vs_request()))
     assert caught.value.attempts == 1  # not retried
@@ -259,7 +264,11 @@ def test_secret_never_serialized(
     caplog.set_level(logging.DEBUG)
     cache_file = tmp_path / "secret-check.sqlite"
     model = build_model(
-        NAME, cache=cache_file, api_base=fake_openai_server.base_url + "/v1", api_key=SECRET
+        NAME,
+        client="litellm",
+        cache=cache_file,
+        api_base=fake_openai_server.base_url + "/v1",
+        api_key=SECRET,
     )
     errors: list[BaseException] = []
 
@@ -327,7 +336,9 @@ def test_api_key_in_request_params_is_refused(fake_openai_server: FakeOpenAIServ
 def test_missing_credentials_fail_at_once_without_retries(
     fake_openai_server: FakeOpenAIServer,
 ) -> None:
-    model = build_model(NAME, cache=False, api_base=fake_openai_server.base_url + "/v1")
+    model = build_model(
+        NAME, client="litellm", cache=False, api_base=fake_openai_server.base_url + "/v1"
+    )
     with pytest.raises(ModelError) as caught:
         run(model, lambda: model.acomplete(vs_request()))
     assert "api_key" in str(caught.value) or "credentials" in str(caught.value)

@@ -6,7 +6,14 @@ runner writes ``RunStarted``; runs units concurrently under a semaphore (the mod
 adds its own limit); writes ``ConversationEnded`` for each (``failed`` with the error when
 it raised — the others go on); and ``RunEnded`` at the end, or ``interrupted`` on Ctrl-C
 (finished work is already in the log). With ``resume=True`` it reads the log, skips units
-that ended, and hands each unfinished unit its own logged events as ``prior``.
+that completed, and hands every other unit (unfinished, or ended ``failed``: it is tried
+again) its own logged events as ``prior``, so it continues from its logged turns; a unit's
+last ``ConversationEnded`` is its status.
+
+A failure no unit can get past (nothing listens at the model's address, or the provider
+refuses the credentials) stops the whole run at once: the other units are cancelled and
+left unfinished (a resume continues them), ``RunEnded`` says ``failed``, and the error is
+raised, one clear message instead of every unit failing the same way.
 """
 
 from __future__ import annotations
@@ -15,13 +22,13 @@ import asyncio
 import os
 import platform
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
-from .errors import ConfigError
+from .errors import ConfigError, ModelUnreachable, ProviderError
 from .events import (
     ConversationEnded,
     Event,
@@ -33,11 +40,11 @@ from .events import (
     read_events,
     redact,
 )
-from .models.base import Model
+from .models.base import Model, aclose_model
 from .progress import RunProgress
 from .seeds import derive_seed
 from .sync import run_sync
-from .verbalizer import CallHook, CallRecord, aclose_model, resolve_model
+from .verbalizer import CallHook, CallRecord, resolve_model
 
 T = TypeVar("T")
 
@@ -240,17 +247,37 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _read_prior(path: Path) -> tuple[list[Event], dict[str, list[Event]], set[str]]:
-    events = list(read_events(path))
+def _read_prior(path: Path) -> tuple[RunStarted | None, dict[str, list[Event]], set[str]]:
+    """The log's first ``RunStarted``, each unit's events, and the units that completed.
+
+    A unit whose last ``ConversationEnded`` says ``failed`` is not done: a resume retries it.
+    """
+    started: RunStarted | None = None
     by_unit: dict[str, list[Event]] = defaultdict(list)
-    ended: set[str] = set()
-    for event in events:
+    last_status: dict[str, str] = {}
+    for event in read_events(path):
+        if started is None and isinstance(event, RunStarted):
+            started = event
         conv = getattr(event, "conversation_id", None)
         if conv is not None:
             by_unit[conv].append(event)
         if isinstance(event, ConversationEnded):
-            ended.add(event.conversation_id)
-    return events, by_unit, ended
+            last_status[event.conversation_id] = event.status
+    completed = {conv for conv, status in last_status.items() if status == "completed"}
+    for conv in completed:  # their events are not needed again: do not hold them
+        del by_unit[conv]
+    return started, by_unit, completed
+
+
+def stops_the_run(error: BaseException) -> bool:
+    """Whether ``error`` would fail every unit alike, so the run should stop at once.
+
+    Nothing listening at the model's address, or the provider refusing the credentials
+    (401/403), cannot be fixed by going on; a rate limit, a timeout or one bad answer can.
+    """
+    if isinstance(error, ModelUnreachable):
+        return True
+    return isinstance(error, ProviderError) and error.status in (401, 403)
 
 
 async def arun_units(
@@ -274,16 +301,19 @@ async def arun_units(
         log_path: The JSONL event log. It must not hold events yet unless ``resume``.
         concurrency: Units running at once (the model layer limits calls on its own too).
         progress: Show a live progress bar (only on a terminal).
-        resume: Continue the run in ``log_path``: skip ended units, continue unfinished ones.
+        resume: Continue the run in ``log_path``: skip completed units; continue unfinished
+            and failed ones from their logged events.
         run_config: Recorded (redacted) in ``RunStarted``.
         progress_label: What the bar counts.
 
     Raises:
         ConfigError: Duplicate unit ids, a log that already holds a run (without
             ``resume``), or a resume with a different seed.
+        ModelError: A failure that stops the run (see :func:`stops_the_run`); the log
+            ends with ``RunEnded(status="failed")`` and the run can be resumed.
     """
     ids = [u.id for u in units]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    dupes = sorted(i for i, count in Counter(ids).items() if count > 1)
     if dupes:
         raise ConfigError(f"unit ids must be unique; repeated: {dupes[:5]}", where="units")
     if concurrency < 1:
@@ -292,25 +322,25 @@ async def arun_units(
     mdl = resolve_model(model)
     by_unit: dict[str, list[Event]] = {}
     ended: set[str] = set()
+    first: RunStarted | None = None
     run_id = f"run-{derive_seed(seed, 'run', *ids):016x}"
     if path.exists() and path.stat().st_size > 0:
         if not resume:
             raise ConfigError(
                 "the log already holds events; pass resume=True or a new path", where=str(path)
             )
-        events, by_unit, ended = _read_prior(path)
-        started = [e for e in events if isinstance(e, RunStarted)]
-        if started:
-            if started[0].seed != seed:
+        first, by_unit, ended = _read_prior(path)
+        if first is not None:
+            if first.seed != seed:
                 raise ConfigError(
-                    f"the log's run used seed {started[0].seed}, not {seed}", where=str(path)
+                    f"the log's run used seed {first.seed}, not {seed}", where=str(path)
                 )
-            run_id = started[0].run_id
+            run_id = first.run_id
     config = {
         "model": mdl.name,
         "concurrency": concurrency,
         "units": len(units),
-        "resumed": bool(resume and by_unit),
+        "resumed": first is not None,
         **(run_config or {}),
     }
     todo = [u for u in units if u.id not in ended]
@@ -339,8 +369,10 @@ async def arun_units(
             error = None
             async with semaphore:
                 try:
-                    reason = await unit.run(ctx, list(by_unit.get(unit.id, [])))
-                except Exception as exc:  # one failed unit never stops the others
+                    reason = await unit.run(ctx, list(by_unit.pop(unit.id, [])))
+                except Exception as exc:  # one failed unit never stops the others...
+                    if stops_the_run(exc):  # ...unless none could get past it
+                        raise
                     reason, status, error = "error", "failed", f"{type(exc).__name__}: {exc}"
                 turns = ctx.stats.turns_by_unit[unit.id]
                 ctx.emit(
@@ -353,10 +385,17 @@ async def arun_units(
                     )
                 )
 
+        tasks = [asyncio.ensure_future(one(u)) for u in todo]
         try:
-            await asyncio.gather(*(one(u) for u in todo))
+            await asyncio.gather(*tasks)
         except (KeyboardInterrupt, asyncio.CancelledError):
             ctx.emit(RunEnded(run_id=run_id, status="interrupted", summary=ctx.stats.summary()))
+            raise
+        except Exception:  # a failure that stops the run: the others stay unfinished
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            ctx.emit(RunEnded(run_id=run_id, status="failed", summary=ctx.stats.summary()))
             raise
         ctx.emit(RunEnded(run_id=run_id, status="completed", summary=ctx.stats.summary()))
     s = ctx.stats

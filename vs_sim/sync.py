@@ -33,8 +33,7 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         except BaseException as exc:  # re-raised in the caller's thread
             box["error"] = exc
         finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
+            _shut_down(loop)
 
     thread = threading.Thread(target=worker, name="vs_sim-run", daemon=True)
     thread.start()
@@ -50,3 +49,19 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         raise box["error"]
     result: T = box["value"]
     return result
+
+
+def _shut_down(loop: asyncio.AbstractEventLoop) -> None:
+    """What ``asyncio.run`` does at the end: cancel leftover tasks (a library's background
+    workers), finish async generators and the default executor, then close the loop."""
+    try:
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()

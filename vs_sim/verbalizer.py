@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from .distribution import Candidate, Distribution, Repair
 from .errors import ConfigError, ModelError, ParseError
 from .methods import Method, get_method
-from .models.base import Completion, Message, Model, Request, Usage
+from .models.base import Completion, Message, Model, Request, Usage, aclose_model
 from .parsing import ParseResult, strip_code_fences, strip_reasoning
 from .sync import run_sync
 
@@ -301,14 +301,6 @@ def _merge_duplicates(candidates: list[Candidate]) -> tuple[list[Candidate], lis
         else:
             out[key] = cand
     return list(out.values()), repairs
-
-
-async def aclose_model(model: object) -> None:
-    """Release what a model holds for the running event loop (litellm's HTTP clients, an
-    aiohttp session). Safe to call on any model; a closed model reopens on its next call."""
-    aclose = getattr(model, "aclose", None)
-    if callable(aclose):
-        await aclose()
 
 
 def verbalize(prompt: str | Sequence[Message], **kwargs: Any) -> Distribution:

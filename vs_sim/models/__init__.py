@@ -11,14 +11,15 @@ file is given. Nothing here imports litellm until the first remote call.
 
 from __future__ import annotations
 
-import asyncio
 import os
-from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
 
-from .base import Completion, Message, Model, Request, Usage
+from ..errors import ConfigError
+from ..sync import run_sync
+from .base import Completion, Message, Model, Request, Usage, aclose_model
 from .cache import CachedModel, ResponseCache, default_cache_path
 from .limits import LimitedModel
-from .litellm_model import LiteLLMModel, close_litellm_clients
+from .litellm_model import LiteLLMModel
 from .retry import RetryingModel
 
 __all__ = [
@@ -64,6 +65,7 @@ def build_model(
     api_base: str | None = None,
     api_key: str | None = None,
     json_schema: bool | None = None,
+    client: Literal["auto", "litellm", "openai_compat"] = "auto",
 ) -> Model:
     """Build a ready-to-use model from its name.
 
@@ -82,6 +84,10 @@ def build_model(
         api_base: The server's address, when not the provider's default.
         api_key: The key; by default litellm reads the provider's environment variable.
         json_schema: Override whether the provider takes a JSON schema.
+        client: ``auto`` sends ``openai/…`` and ``hosted_vllm/…`` names that have an
+            ``api_base`` (vLLM, SGLang, llama.cpp, LM Studio, Ollama's ``/v1``, ...) through
+            vs_sim's lean OpenAI-compatible client, and everything else through litellm;
+            ``litellm`` or ``openai_compat`` forces one.
 
     Returns:
         The model; call ``await model.aclose()`` (or ``model.close()`` outside a loop)
@@ -95,7 +101,7 @@ def build_model(
             offline.supports_json_schema = json_schema
         offline_cache = _cache_for(cache, remote=False)
         return offline if offline_cache is None else CachedModel(offline, offline_cache)
-    base = LiteLLMModel(name, api_base=api_base, api_key=api_key, json_schema=json_schema)
+    base = _base_model(name, client, api_base, api_key, json_schema, concurrency)
     model: Model = RetryingModel(base, max_retries=max_retries, timeout=timeout)
     model = LimitedModel(model, concurrency=concurrency, rpm=rpm, tpm=tpm)
     remote_cache = _cache_for(cache, remote=True)
@@ -104,11 +110,41 @@ def build_model(
     return model
 
 
-async def _complete_then_close(model: Model, request: Request) -> Completion:
-    try:
-        return await model.acomplete(request)
-    finally:
-        await close_litellm_clients()  # this event loop ends here; free its sockets
+_LEAN_PREFIXES = {"openai": "OPENAI_API_KEY", "hosted_vllm": "HOSTED_VLLM_API_KEY"}
+
+
+def _base_model(
+    name: str,
+    client: str,
+    api_base: str | None,
+    api_key: str | None,
+    json_schema: bool | None,
+    concurrency: int,
+) -> Model:
+    """The model that makes the HTTP call: the lean client or litellm (see ``client``)."""
+    if client not in ("auto", "litellm", "openai_compat"):
+        raise ConfigError(
+            f"unknown client {client!r}; expected auto, litellm or openai_compat", where=name
+        )
+    provider = name.split("/", 1)[0]
+    lean = client == "openai_compat" or (
+        client == "auto" and api_base is not None and provider in _LEAN_PREFIXES
+    )
+    if not lean:
+        return LiteLLMModel(name, api_base=api_base, api_key=api_key, json_schema=json_schema)
+    if api_base is None:
+        raise ConfigError("the openai_compat client needs an api_base", where=name)
+    from .openai_compat import OpenAICompatModel
+
+    if api_key is None and provider in _LEAN_PREFIXES:
+        api_key = os.environ.get(_LEAN_PREFIXES[provider])  # as litellm would read it
+    return OpenAICompatModel(
+        name,
+        api_base=api_base,
+        api_key=api_key,
+        json_schema=json_schema,
+        connector_limit=max(concurrency, 1),
+    )
 
 
 def complete_sync(model: Model, request: Request) -> Completion:
@@ -117,9 +153,11 @@ def complete_sync(model: Model, request: Request) -> Completion:
     Works with or without a running event loop: inside one (a notebook cell), the
     call runs on a fresh loop in a worker thread instead of blocking the running loop.
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(_complete_then_close(model, request))
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vs_sim-complete") as pool:
-        return pool.submit(lambda: asyncio.run(_complete_then_close(model, request))).result()
+
+    async def once() -> Completion:
+        try:
+            return await model.acomplete(request)
+        finally:
+            await aclose_model(model)  # this event loop ends here; free its sockets
+
+    return run_sync(once())

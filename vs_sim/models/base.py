@@ -117,3 +117,11 @@ class Model(Protocol):
     async def acomplete(self, request: Request) -> Completion:
         """Run one request and return the raw completion."""
         ...
+
+
+async def aclose_model(model: object) -> None:
+    """Release what a model holds for the running event loop (litellm's HTTP clients, an
+    aiohttp session). Safe on any model; a closed model reopens on its next call."""
+    aclose = getattr(model, "aclose", None)
+    if callable(aclose):
+        await aclose()
