@@ -118,3 +118,15 @@ def test_existing_system_prompt_is_kept_first() -> None:
         [{"role": "system", "content": "You are Ana, 34, a nurse."}, *TASK]
     )
     assert msgs[0]["content"].startswith("You are Ana, 34, a nurse.\n\nGenerate 5 responses")
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_sentences_never_run_together(fmt: str) -> None:
+    import re
+
+    for name in METHOD_NAMES:
+        for opts in ({}, {"tail": 0.1, "length_hint": "Keep it short."}):
+            if name not in ("vs_standard", "vs_cot", "vs_multi") and "tail" in opts:
+                continue
+            text = get_method(name, format=fmt, **opts).instructions()
+            assert not re.search(r"[.)][A-Z]", text), (name, opts, text)
