@@ -20,7 +20,9 @@ def test_all_is_the_public_face() -> None:
             "__version__",
             "averbalize",
             "build_model",
+            "load_scenario",
             "parse_response",
+            "run_scenario",
             "verbalize",
         ]
     )

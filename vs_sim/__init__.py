@@ -26,6 +26,8 @@ _EXPORTS: dict[str, str] = {
     "parse_response": "vs_sim.parsing",
     "Method": "vs_sim.methods",
     "build_model": "vs_sim.models",
+    "load_scenario": "vs_sim.scenarios",
+    "run_scenario": "vs_sim.scenario_run",
     "VSSimError": "vs_sim.errors",
     "ParseError": "vs_sim.errors",
     "ModelError": "vs_sim.errors",
@@ -41,7 +43,9 @@ __all__ = [
     "__version__",
     "averbalize",
     "build_model",
+    "load_scenario",
     "parse_response",
+    "run_scenario",
     "verbalize",
 ]
 
@@ -51,6 +55,8 @@ if TYPE_CHECKING:
     from .methods import Method
     from .models import build_model
     from .parsing import parse_response
+    from .scenario_run import run_scenario
+    from .scenarios import load_scenario
     from .verbalizer import averbalize, verbalize
 
 

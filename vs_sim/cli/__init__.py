@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from ..errors import VSSimError
 
 # Modules under vs_sim.cli that add subcommands, in the order they appear in --help.
-COMMAND_MODULES: tuple[str, ...] = ("verbalize", "personas", "report", "compare")
+COMMAND_MODULES: tuple[str, ...] = ("run", "verbalize", "personas", "report", "compare")
 
 
 def build_parser() -> argparse.ArgumentParser:
