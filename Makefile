@@ -24,7 +24,7 @@ $(FULL): $(STAMP)
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/vs-sim verbalize "Name a US state" -k 5 --model offline/demo --sample 3 --seed 1
+	$(BIN)/vs-sim run scenarios/quickstart.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -35,7 +35,7 @@ test: $(FULL) lint
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python bench/gateway.py
+	$(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
