@@ -110,3 +110,11 @@ def test_population_sample_prompts(capsys: pytest.CaptureFixture[str]) -> None:
 def test_population_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["population", "sample", str(tmp_path / "nope.yaml")]) == 2
     assert "cannot read population file" in capsys.readouterr().err
+
+
+def test_population_sample_takes_builtin_names(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["population", "sample", "us_adults", "-n", "3", "--seed", "1", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["personas"]) == 3
+    assert main(["population", "sample", "nosuch", "-n", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "no built-in population 'nosuch'" in err and "us_adults" in err

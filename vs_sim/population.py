@@ -32,7 +32,7 @@ import numpy as np
 import yaml
 
 from .errors import AttributeValidationError, ConfigError
-from .personas import Persona, PersonaLibrary, default_library
+from .personas import BUILTIN_PERSONAS_DIR, Persona, PersonaLibrary, default_library
 from .population_draws import (
     categorical_draw,
     conditional_draw,
@@ -57,6 +57,31 @@ if TYPE_CHECKING:
 __all__ = ["Population"]
 
 _INT = re.compile(r"[+-]?\d+")
+
+
+BUILTIN_POPULATIONS_DIR = BUILTIN_PERSONAS_DIR / "populations"
+
+
+def builtin_populations() -> list[str]:
+    """Names of the shipped population specs (``us_adults``, ``p4g_persuadees``, ...)."""
+    return sorted(p.stem for p in BUILTIN_POPULATIONS_DIR.glob("*.yaml"))
+
+
+def find_population(value: str) -> Path:
+    """A population file from a path or a built-in's name (a bare word such as ``us_adults``).
+
+    Raises:
+        ConfigError: no such built-in (listing them). A path is returned as it is.
+    """
+    if not re.search(r"[\\/]|\.ya?ml$", value):
+        builtin = BUILTIN_POPULATIONS_DIR / f"{value}.yaml"
+        if builtin.is_file():
+            return builtin
+        raise ConfigError(
+            f"no built-in population {value!r} (built-in: {', '.join(builtin_populations())}); "
+            "or give a file path ending in .yaml"
+        )
+    return Path(value)
 
 
 class Population:

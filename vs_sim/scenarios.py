@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .errors import ScenarioError
+from .errors import ConfigError, ScenarioError
 from .events import redact
-from .personas import BUILTIN_PERSONAS_DIR
+from .population import BUILTIN_POPULATIONS_DIR, find_population
 from .scenario_schema import TASKS, Scenario
 from .tasks.questionnaire import QUESTION_TYPES
 from .tasks.validation import error_paths, read_yaml, yaml_line
@@ -49,7 +49,6 @@ __all__ = [
     "with_overrides",
 ]
 
-BUILTIN_POPULATIONS_DIR = BUILTIN_PERSONAS_DIR / "populations"
 """Built-in population specs, usable by name (``population: us_adults``)."""
 
 _SCALAR = (str, int, float, bool)
@@ -226,16 +225,10 @@ def existing_file(scenario: Scenario, field: str, value: str, what: str) -> Path
 def population_file(scenario: Scenario, value: str) -> Path:
     """The population file: a path (relative to the scenario) or a built-in's name."""
     if not re.search(r"[\\/]|\.ya?ml$", value):
-        builtin = BUILTIN_POPULATIONS_DIR / f"{value}.yaml"
-        if builtin.is_file():
-            return builtin
-        names = sorted(p.stem for p in BUILTIN_POPULATIONS_DIR.glob("*.yaml"))
-        raise scenario_error(
-            scenario,
-            "population",
-            f"no built-in population {value!r} (built-in: {', '.join(names)}); "
-            "or give a file path ending in .yaml",
-        )
+        try:
+            return find_population(value)
+        except ConfigError as exc:
+            raise scenario_error(scenario, "population", str(exc)) from None
     return existing_file(scenario, "population", value, "population file")
 
 

@@ -53,7 +53,7 @@ def register(sub: Any) -> None:
     )
     sample = posub.add_parser("sample", help="sample N personas with a seed")
     sample.add_argument(
-        "spec", help="population YAML file, e.g. personas/populations/us_adults.yaml"
+        "spec", help="a population YAML file, or a built-in name: us_adults, p4g_persuadees"
     )
     sample.add_argument("-n", type=int, default=5, help="how many personas (default 5)")
     sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -135,9 +135,9 @@ def run_render(args: argparse.Namespace) -> int:
 
 
 def run_sample(args: argparse.Namespace) -> int:
-    from ..population import Population
+    from ..population import Population, find_population
 
-    population = Population.from_yaml(args.spec)
+    population = Population.from_yaml(find_population(args.spec))
     personas = population.sample(args.n, seed=args.seed)
     library = _library(args.path)
     prompts = population.render(personas, library)
