@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import numpy as np
 import pytest
 
 from vs_sim import verbalize
@@ -89,3 +90,44 @@ def test_bad_names_are_refused() -> None:
         OfflineModel("gpt-4o")
     with pytest.raises(ConfigError, match="unknown option"):
         OfflineModel("offline/demo?speed=3")
+
+
+def test_conversation_turns_read_like_dialogue() -> None:
+    from vs_sim.models.offline_dialogue import dialogue_lines
+
+    rng = np.random.default_rng(0)
+    persuader = "You persuade them to donate.\n\nYou are Sam. Open the conversation."
+    # not a conversation turn: no lines
+    assert dialogue_lines("You are a helpful assistant.", [], 3, rng, rng) is None
+    opening = dialogue_lines(
+        persuader.replace("You persuade them", "Your job is to persuade them"), [], 3, rng, rng
+    )
+    assert opening and all("?" in line or "!" in line or "." in line for line in opening)
+
+    persuadee = (
+        "You may donate part of your payment.\n\nYou are Pat. Write your next message in "
+        "this conversation."
+    )
+    history = [
+        {"role": "user", "content": "Sam: Hi!"},
+        {"role": "assistant", "content": "Hi."},
+        {"role": "user", "content": "Sam: Would you give?"},
+        {"role": "assistant", "content": "Maybe."},
+        {"role": "user", "content": "Sam: How much?"},
+    ]
+    later = dialogue_lines(
+        persuadee.replace("may donate", "can donate"),
+        history,
+        12,
+        np.random.default_rng(1),
+        np.random.default_rng(2),
+    )
+    assert later is not None
+    assert any("$" in line for line in later)  # amounts a donation reader can find
+
+    moderator = (
+        "You are an experienced focus group moderator. The participants are Ana, Bo and Cy. "
+        "Address one of them by name each turn.\n\nYou are Dee. Open the conversation."
+    )
+    asks = dialogue_lines(moderator, [], 4, np.random.default_rng(3), np.random.default_rng(4))
+    assert asks and all(line.split(",")[0] in {"Ana", "Bo", "Cy"} for line in asks)

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .base import Completion, Request, Usage
+from .offline_dialogue import dialogue_lines
 
 MODE_SHARE = 0.8
 """How often a one-answer request gets the single most typical answer."""
@@ -215,11 +216,16 @@ class OfflineModel:
         if not wants_list:
             # Asked for one answer it collapses to the typical one most of the time, as
             # aligned models do (mode collapse), so baselines look like baselines offline.
-            pool = self._texts(task, 8, np.random.default_rng(_hash(self.seed, task)), lean)
+            task_rng = np.random.default_rng(_hash(self.seed, system, messages))
+            pool = dialogue_lines(system, messages, 8, task_rng, lean) or self._texts(
+                task, 8, task_rng, lean
+            )
             pick = 0 if rng.random() < MODE_SHARE or len(pool) == 1 else rng.integers(1, len(pool))
             texts = [pool[int(pick)]]
         else:
-            texts = self._texts(task, k, rng, lean)
+            texts = dialogue_lines(system, messages, k, rng, lean) or self._texts(
+                task, k, rng, lean
+            )
         if not wants_list:
             if '"response"' in system:  # cot, JSON
                 return json.dumps({"reasoning": self._reasoning(task), "response": texts[0]})
