@@ -11,17 +11,24 @@ import vs_sim
 def test_all_is_the_public_face() -> None:
     assert vs_sim.__all__ == sorted(
         [
+            "Agent",
             "Candidate",
+            "Conversation",
+            "ConversationGraph",
             "Distribution",
             "Method",
             "ModelError",
             "ParseError",
+            "PersonaLibrary",
+            "Population",
             "VSSimError",
             "__version__",
             "averbalize",
             "build_model",
             "load_scenario",
+            "open_run",
             "parse_response",
+            "run_conversations",
             "run_scenario",
             "verbalize",
         ]

@@ -28,33 +28,54 @@ _EXPORTS: dict[str, str] = {
     "build_model": "vs_sim.models",
     "load_scenario": "vs_sim.scenarios",
     "run_scenario": "vs_sim.scenario_run",
+    "Population": "vs_sim.population",
+    "PersonaLibrary": "vs_sim.personas",
+    "Agent": "vs_sim.agents",
+    "Conversation": "vs_sim.conversation",
+    "run_conversations": "vs_sim.runner",
+    "ConversationGraph": "vs_sim.graph",
+    "open_run": "vs_sim.analysis",
     "VSSimError": "vs_sim.errors",
     "ParseError": "vs_sim.errors",
     "ModelError": "vs_sim.errors",
 }
 
 __all__ = [
+    "Agent",
     "Candidate",
+    "Conversation",
+    "ConversationGraph",
     "Distribution",
     "Method",
     "ModelError",
     "ParseError",
+    "PersonaLibrary",
+    "Population",
     "VSSimError",
     "__version__",
     "averbalize",
     "build_model",
     "load_scenario",
+    "open_run",
     "parse_response",
+    "run_conversations",
     "run_scenario",
     "verbalize",
 ]
 
 if TYPE_CHECKING:
+    from .agents import Agent
+    from .analysis import open_run
+    from .conversation import Conversation
     from .distribution import Candidate, Distribution
     from .errors import ModelError, ParseError, VSSimError
+    from .graph import ConversationGraph
     from .methods import Method
     from .models import build_model
     from .parsing import parse_response
+    from .personas import PersonaLibrary
+    from .population import Population
+    from .runner import run_conversations
     from .scenario_run import run_scenario
     from .scenarios import load_scenario
     from .verbalizer import averbalize, verbalize
