@@ -82,6 +82,7 @@ def test_argmax_and_entropy() -> None:
     assert d.argmax().text == "c2"
     assert d.entropy() == pytest.approx(1.5)  # -(2 * .25 log2 .25 + .5 log2 .5)
     assert d.normalized_entropy() == pytest.approx(1.5 * math.log(2) / math.log(3))
+    assert str(dist([1.0]).entropy()) == "0.0"  # not -0.0
     assert dist([1.0]).normalized_entropy() == 0.0
 
 

@@ -254,7 +254,7 @@ class Distribution(BaseModel):
     def entropy(self, base: float = 2.0) -> float:
         """Shannon entropy of the probabilities (bits by default)."""
         h = -sum(p * math.log(p) for p in self.probabilities if p > 0)
-        return h / math.log(base)
+        return 0.0 if h <= 0 else h / math.log(base)  # one candidate: 0.0, never -0.0
 
     def normalized_entropy(self) -> float:
         """Entropy divided by its maximum, ``log(n)``: 0 for one candidate, 1 for uniform."""
