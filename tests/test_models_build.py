@@ -132,3 +132,14 @@ def test_openai_compatible_servers_get_the_lean_client_by_default() -> None:
         build_model("openai/x", client="openai_compat", cache=False)
     with pytest.raises(ConfigError, match="unknown client"):
         build_model("openai/x", client="grpc", cache=False)  # type: ignore[arg-type]
+
+
+def test_request_key_is_cached_but_never_stale() -> None:
+    from vs_sim.models import Request
+
+    request = Request(model="m", messages=({"role": "user", "content": "x"},))
+    key = request.key
+    assert request.key is key  # computed once
+    changed = request.model_copy(update={"repeat": 1})
+    assert changed.key != key
+    assert changed.key == Request(model="m", messages=request.messages, repeat=1).key

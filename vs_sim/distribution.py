@@ -58,6 +58,16 @@ class Candidate(BaseModel):
     probability: float = 0.0
 
 
+def _with_probability(candidate: Candidate, probability: float) -> Candidate:
+    """The candidate with a new probability (its other fields are already validated)."""
+    return Candidate.model_construct(
+        text=candidate.text,
+        stated=candidate.stated,
+        weight=candidate.weight,
+        probability=probability,
+    )
+
+
 def as_generator(seed: SeedLike) -> np.random.Generator:
     """A numpy Generator from an int seed, an existing Generator, or ``None`` (fresh entropy)."""
     if isinstance(seed, np.random.Generator):
@@ -87,6 +97,16 @@ def normalize_weights(
         return [], []
     if mode == "uniform":
         return [1.0 / n] * n, []
+    if mode == "elicited":  # the hot path (every call): plain floats beat numpy for a few items
+        ws = [float(x) for x in weights]
+        if not all(0.0 <= x < math.inf for x in ws):
+            raise ConfigError("weights must be finite and non-negative")
+        total = math.fsum(ws)
+        if total > 0:
+            return [x / total for x in ws], []
+        return [1.0 / n] * n, [
+            Repair(kind="zero_sum", detail="all weights were zero; used a uniform distribution")
+        ]
     w = np.asarray(weights, dtype=float)
     if np.any(~np.isfinite(w)) or np.any(w < 0):
         raise ConfigError("weights must be finite and non-negative")
@@ -172,7 +192,7 @@ class Distribution(BaseModel):
         repairs = list(fields.pop("repairs", []))  # type: ignore[call-overload]
         probs, extra = normalize_weights([c.weight for c in candidates], normalization, temperature)
         repairs += extra
-        cands = [c.model_copy(update={"probability": p}) for c, p in zip(candidates, probs)]
+        cands = [_with_probability(c, p) for c, p in zip(candidates, probs)]
         dropped: list[Candidate] = []
         if tau is not None and tau > 0:
             if min_keep < 1:
@@ -193,7 +213,7 @@ class Distribution(BaseModel):
             dropped = [c for c in cands if id(c) not in kept_ids]
             if dropped:
                 probs, _ = normalize_weights([c.probability for c in kept], "elicited")
-                cands = [c.model_copy(update={"probability": p}) for c, p in zip(kept, probs)]
+                cands = [_with_probability(c, p) for c, p in zip(kept, probs)]
         return cls(
             candidates=cands,
             normalization=normalization,
@@ -209,7 +229,7 @@ class Distribution(BaseModel):
         probs, extra = normalize_weights(
             [c.weight for c in self.candidates], normalization, temperature
         )
-        cands = [c.model_copy(update={"probability": p}) for c, p in zip(self.candidates, probs)]
+        cands = [_with_probability(c, p) for c, p in zip(self.candidates, probs)]
         return self.model_copy(
             update={
                 "candidates": cands,

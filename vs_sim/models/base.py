@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
+from functools import cached_property
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -55,9 +57,13 @@ class Request(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     repeat: int = 0
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """A stable SHA-256 of the whole request (model, messages, params, repeat)."""
+        """A stable SHA-256 of the whole request (model, messages, params, repeat).
+
+        Computed once per request (it is asked for by the cache, the call record and the
+        completion); :meth:`model_copy` drops it, so a changed copy gets its own.
+        """
         payload = json.dumps(
             {
                 "model": self.model,
@@ -71,6 +77,11 @@ class Request(BaseModel):
             default=str,
         )
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Request:
+        copy = super().model_copy(update=update, deep=deep)
+        copy.__dict__.pop("key", None)
+        return copy
 
 
 class Completion(BaseModel):
