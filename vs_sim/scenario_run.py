@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ScenarioError
 from .events import ConversationEnded, RunStarted, read_events
-from .models.base import Completion, Model, Request
+from .models.base import Completion, Model, Request, aclose_model
 from .models.wrappers import ModelWrapper
 from .run_folder import LOG_NAME, SYNTHETIC_NOTE, write_outputs, write_reference
 from .scenario_preview import PromptPreview, format_previews
@@ -390,17 +390,7 @@ async def _arun(
     finally:
         budget.on_exhausted = None
         for m in pool.models():
-            await _close(m)
-
-
-async def _close(model: Model) -> None:
-    aclose = getattr(model, "aclose", None)
-    if callable(aclose):
-        await aclose()
-    if "litellm" in sys.modules:
-        from .models.litellm_model import close_litellm_clients
-
-        await close_litellm_clients()
+            await aclose_model(m)
 
 
 def _all_ended(log_path: Path, units: int) -> bool:

@@ -11,6 +11,7 @@ from ..distribution import Distribution
 from ..errors import ConfigError, ModelError, ParseError
 from ..methods import METHOD_NAMES, Method
 from ..metrics.text import tokenize
+from ..models.base import aclose_model
 from ..seeds import derive_rng
 from ..sync import run_sync
 from ..verbalizer import CallHook, CallRecord, averbalize, resolve_model
@@ -283,12 +284,11 @@ async def _score(
 
 
 async def _compare_then_close(**kwargs: Any) -> ComparisonResult:
-    from ..models.litellm_model import close_litellm_clients
-
+    model = resolve_model(kwargs.pop("model"))
     try:
-        return await acompare_methods(**kwargs)
+        return await acompare_methods(model=model, **kwargs)
     finally:
-        await close_litellm_clients()  # this event loop ends here; free its sockets
+        await aclose_model(model)  # this event loop ends here; free its connections
 
 
 def compare_methods(
