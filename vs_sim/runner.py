@@ -2,8 +2,9 @@
 
 A *unit* has an ``id`` (its ``conversation_id`` in the log) and ``async run(ctx, prior)``
 that does its work through a :class:`RunContext` and returns the reason it ended. The
-runner writes ``RunStarted``; runs units concurrently under a semaphore (the model layer
-adds its own limit); writes ``ConversationEnded`` for each (``failed`` with the error when
+runner writes ``RunStarted``; runs units with ``concurrency`` workers taking them in
+order (so memory stays flat for any number of units; the model layer adds its own limit);
+writes ``ConversationEnded`` for each (``failed`` with the error when
 it raised — the others go on); and ``RunEnded`` at the end, or ``interrupted`` on Ctrl-C
 (finished work is already in the log). With ``resume=True`` it reads the log, skips units
 that completed, and hands every other unit (unfinished, or ended ``failed``: it is tried
@@ -362,30 +363,36 @@ async def arun_units(
                 synthetic=mdl.name.startswith("offline/"),
             )
         )
-        semaphore = asyncio.Semaphore(concurrency)
 
         async def one(unit: Unit) -> None:
             status: Literal["completed", "failed"] = "completed"
             error = None
-            async with semaphore:
-                try:
-                    reason = await unit.run(ctx, list(by_unit.pop(unit.id, [])))
-                except Exception as exc:  # one failed unit never stops the others...
-                    if stops_the_run(exc):  # ...unless none could get past it
-                        raise
-                    reason, status, error = "error", "failed", f"{type(exc).__name__}: {exc}"
-                turns = ctx.stats.turns_by_unit[unit.id]
-                ctx.emit(
-                    ConversationEnded(
-                        conversation_id=unit.id,
-                        reason=reason,
-                        status=status,
-                        error=redact(error),
-                        turns=turns,
-                    )
+            try:
+                reason = await unit.run(ctx, list(by_unit.pop(unit.id, [])))
+            except Exception as exc:  # one failed unit never stops the others...
+                if stops_the_run(exc):  # ...unless none could get past it
+                    raise
+                reason, status, error = "error", "failed", f"{type(exc).__name__}: {exc}"
+            turns = ctx.stats.turns_by_unit.pop(unit.id, 0)
+            ctx.emit(
+                ConversationEnded(
+                    conversation_id=unit.id,
+                    reason=reason,
+                    status=status,
+                    error=redact(error),
+                    turns=turns,
                 )
+            )
 
-        tasks = [asyncio.ensure_future(one(u)) for u in todo]
+        queue = iter(todo)
+
+        async def worker() -> None:
+            # ``concurrency`` workers take units in order: memory stays flat however many
+            # units there are (no task per unit waiting its turn).
+            for unit in queue:
+                await one(unit)
+
+        tasks = [asyncio.ensure_future(worker()) for _ in range(min(concurrency, len(todo)))]
         try:
             await asyncio.gather(*tasks)
         except (KeyboardInterrupt, asyncio.CancelledError):

@@ -1,0 +1,370 @@
+"""Benchmark 2 of issue 7: the CPU vs_sim adds per turn, against a raw client's CPU per call.
+
+A turn costs a model call plus vs_sim's own work around it: rendering the speaker's prompt,
+the request key, the model wrappers (limits ▸ retry), parsing the candidates, normalizing and
+sampling, writing the turn's events to the log (``model_call``, ``distribution``, ``choice``,
+``utterance``, each flushed) and, once the run is over, the conversation graph. This script
+measures that work with a model that answers at once (so no time goes to any network), per
+conversation turn and per survey answer, and divides it by the CPU a bare aiohttp client
+spends per chat call against the local server (``bench/raw_aiohttp.py``, measured in the same
+run). Target: <= 0.5. ``--profile`` shows where vs_sim's time goes.
+
+    python bench/overhead.py                # figures and ratio
+    python bench/overhead.py --profile      # plus the functions and modules that dominate
+    python bench/overhead.py --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import os
+import pstats
+import random
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from raw_aiohttp import ServerProcess, raw_calls
+
+from vs_sim.agents import Agent
+from vs_sim.conversation import Conversation, Termination
+from vs_sim.graph import ConversationGraph
+from vs_sim.methods import get_method
+from vs_sim.models import LimitedModel, RetryingModel
+from vs_sim.models.base import Completion, Model, Request, Usage
+from vs_sim.population import Population
+from vs_sim.runner import arun_conversations
+from vs_sim.scheduling import RandomSpeaker
+from vs_sim.tasks.survey import arun_survey
+from vs_sim.testing.scripted import vs_answer
+from vs_sim.verbalizer import to_messages
+
+REPO = Path(__file__).resolve().parents[1]
+QUESTIONNAIRE = REPO / "scenarios" / "data" / "opinion_questions.yaml"
+US_ADULTS = REPO / "personas" / "populations" / "us_adults.yaml"
+QUESTIONS = ["climate_worry", "remote_work", "ai_jobs", "four_day_week", "news_source"]
+TARGET = 0.5
+
+
+class InstantModel:
+    """Answers every request at once with one of a few fixed VS replies (chosen by its key).
+
+    What is left of a turn's CPU is vs_sim's own work; the replies are the fake server's, so
+    parsing costs what it costs against a real server.
+    """
+
+    name = "openai/instant"
+    supports_json_schema = False
+
+    def __init__(self, k: int = 5, variants: int = 64) -> None:
+        rng = random.Random(0)
+        self.replies = [vs_answer(k, rng) for _ in range(variants)]
+
+    async def acomplete(self, request: Request) -> Completion:
+        key = request.key
+        text = self.replies[int(key[:8], 16) % len(self.replies)]
+        return Completion(
+            text=text,
+            model=self.name,
+            usage=Usage(prompt_tokens=300, completion_tokens=120),
+            request_key=key,
+        )
+
+
+def stacked() -> Model:
+    """The instant model under the wrappers ``build_model`` puts around a remote client."""
+    return LimitedModel(RetryingModel(InstantModel(), timeout=60.0), concurrency=64)
+
+
+# -- the workloads ----------------------------------------------------------------------------
+
+
+def conversations(n: int, turns: int) -> list[Conversation]:
+    """``n`` three-person conversations of ``turns`` utterances, VS-Standard k=5 for all."""
+    agents = tuple(
+        Agent(id=name.lower(), name=name, persona=f"You are {name}, a resident of Millbrook.")
+        for name in ("Ana", "Ben", "Cy")
+    )
+    return [
+        Conversation(
+            id=f"conv{i:04d}",
+            agents=agents,
+            scheduler=RandomSpeaker(no_repeat=True),
+            opening=f"Question {i}: should the town turn the old mill into housing?",
+            termination=Termination(max_turns=turns),
+        )
+        for i in range(n)
+    ]
+
+
+def run_conversations_cpu(n: int, turns: int, log: Path) -> float:
+    """CPU seconds of running ``n`` conversations into ``log`` (engine, model stack, log)."""
+    convs = conversations(n, turns)
+
+    async def go() -> float:
+        model = stacked()
+        cpu0 = time.process_time()
+        result = await arun_conversations(
+            convs, model=model, seed=1, log_path=log, concurrency=16, progress=False
+        )
+        cpu = time.process_time() - cpu0
+        assert result.turns == n * turns, result
+        return cpu
+
+    return asyncio.run(go())
+
+
+def graph_cpu(log: Path, folder: Path) -> float:
+    """CPU seconds of the run folder's graph files: the graph from the log, GraphML and JSON."""
+    cpu0 = time.process_time()
+    graph = ConversationGraph.from_log(log)
+    graph.to_graphml(folder / "graph.graphml")
+    graph.to_node_link(folder / "graph.json")
+    return time.process_time() - cpu0
+
+
+def conversation_cpu(n: int, turns: int, folder: Path) -> dict[str, float]:
+    """CPU ms per turn: the run (with its event log), then the graph built from the log."""
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / f"conversations-{n}.jsonl"
+    run = run_conversations_cpu(n, turns, log)
+    graph = graph_cpu(log, folder)
+    total = n * turns
+    return {
+        "turns": total,
+        "run_ms": run / total * 1000,
+        "graph_ms": graph / total * 1000,
+        "log_bytes_per_turn": log.stat().st_size / total,
+    }
+
+
+def survey_cpu(n: int, folder: Path) -> dict[str, float]:
+    """CPU ms per answer of a survey (five questions, independent mode)."""
+    log = folder / f"survey-{n}.jsonl"
+    people = Population.from_yaml(US_ADULTS).sample(n, seed=1)
+
+    async def go() -> float:
+        model = stacked()
+        cpu0 = time.process_time()
+        result = await arun_survey(
+            _questionnaire(),
+            people,
+            model=model,
+            seed=1,
+            log_path=log,
+            concurrency=16,
+            progress=False,
+        )
+        cpu = time.process_time() - cpu0
+        assert result.run.completed == n, result.run
+        return cpu
+
+    cpu = asyncio.run(go())
+    answers = n * len(QUESTIONS)
+    return {"answers": answers, "run_ms": cpu / answers * 1000}
+
+
+def _questionnaire() -> Any:
+    from vs_sim.tasks.questionnaire import load_questionnaire
+
+    full = load_questionnaire(QUESTIONNAIRE)
+    data = full.to_dict()
+    data["questions"] = [q for q in data["questions"] if q["id"] in QUESTIONS]
+    return data
+
+
+def raw_cpu_ms(calls: int, concurrency: int, latency: float) -> float:
+    """A bare aiohttp client's CPU ms per chat call against the local server (own process)."""
+    method = get_method("vs_standard", k=5)
+    messages = method.build_messages(
+        to_messages("Should the town turn the old mill into housing?"), method.turn_sizes()[0]
+    )
+    with ServerProcess(latency) as server:
+        ok, _, cpu = asyncio.run(
+            raw_calls(server.api_base, messages, calls=calls, concurrency=concurrency)
+        )
+    if ok != calls:
+        raise SystemExit(f"the raw client finished only {ok} of {calls} calls")
+    return cpu / calls * 1000
+
+
+# -- profile ----------------------------------------------------------------------------------
+
+AREAS: tuple[tuple[str, str], ...] = (
+    ("vs_sim/parsing", "parsing"),
+    ("vs_sim/methods", "methods (prompt, parse entry)"),
+    ("vs_sim/distribution", "distribution (normalize, sample)"),
+    ("vs_sim/verbalizer", "verbalizer"),
+    ("vs_sim/conversation", "conversation engine"),
+    ("vs_sim/agents", "agents (prompt building)"),
+    ("vs_sim/scheduling", "scheduling"),
+    ("vs_sim/events", "event log"),
+    ("vs_sim/runner", "runner"),
+    ("vs_sim/models", "model wrappers"),
+    ("vs_sim/seeds", "seeds"),
+    ("vs_sim/graph", "graph"),
+    ("vs_sim/", "vs_sim (other)"),
+    ("pydantic", "pydantic (events, models)"),
+    ("numpy", "numpy"),
+    ("asyncio", "asyncio"),
+    ("json", "json"),
+    ("jinja2", "jinja2"),
+    ("networkx", "networkx"),
+    ("xml/etree", "xml (GraphML writing)"),
+    ("hashlib", "hashlib"),
+)
+
+
+def area_of(filename: str) -> str:
+    """A readable area for a profiled function's file."""
+    path = filename.replace("\\", "/")
+    for needle, area in AREAS:
+        if needle in path:
+            return area
+    if path.startswith("~") or path.startswith("<"):
+        return "builtins (C)"
+    return "other Python"
+
+
+def profile(fn: Callable[[], object], top: int) -> tuple[list[tuple[str, float]], str]:
+    """Run ``fn`` under cProfile: own time by area (shares), and the top functions."""
+    prof = cProfile.Profile()
+    prof.enable()
+    fn()
+    prof.disable()
+    stats = pstats.Stats(prof)
+    by_area: dict[str, float] = defaultdict(float)
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    for (filename, _, name), (_, _, tottime, _, _) in raw.items():
+        area = area_of(filename)
+        if area == "builtins (C)":
+            area = _builtin_area(name)
+        by_area[area] += tottime
+    total = sum(by_area.values()) or 1.0
+    shares = sorted(((a, t / total) for a, t in by_area.items()), key=lambda x: -x[1])
+    out = __import__("io").StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
+    return shares, out.getvalue()
+
+
+def _builtin_area(name: str) -> str:
+    if "write" in name or "flush" in name:
+        return "file writes (C)"
+    if "pydantic" in name or "serialize" in name or "validate" in name:
+        return "pydantic (C)"
+    if "select" in name or "poll" in name:
+        return "event loop I/O (C)"
+    if "json" in name:
+        return "json (C)"
+    if "sha256" in name or "hexdigest" in name:
+        return "hashlib (C)"
+    return "other builtins (C)"
+
+
+# -- main -------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--conversations", type=int, default=100)
+    parser.add_argument("--turns", type=int, default=10, help="utterances per conversation")
+    parser.add_argument("--respondents", type=int, default=200)
+    parser.add_argument("--raw-calls", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=64, help="raw client concurrency")
+    parser.add_argument("--latency", type=float, default=0.05, help="server latency, seconds")
+    parser.add_argument("--rounds", type=int, default=3, help="repeats; medians reported")
+    parser.add_argument("--profile", action="store_true", help="where vs_sim's CPU goes")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    args = parser.parse_args()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"vs_sim's CPU per turn (instant model, no network) vs a raw aiohttp client's CPU per "
+        f"call; {os.cpu_count()} cores, load average {load:.1f}\n"
+    )
+
+    runs: dict[str, list[float]] = defaultdict(list)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        conversation_cpu(4, args.turns, folder / "warm")  # imports, templates, first calls
+        for r in range(args.rounds):
+            sub = folder / f"round{r}"
+            sub.mkdir()
+            conv = conversation_cpu(args.conversations, args.turns, sub)
+            survey = survey_cpu(args.respondents, sub)
+            raw = raw_cpu_ms(args.raw_calls, args.concurrency, args.latency)
+            runs["turn_ms"].append(conv["run_ms"])
+            runs["graph_ms"].append(conv["graph_ms"])
+            runs["answer_ms"].append(survey["run_ms"])
+            runs["raw_ms"].append(raw)
+            runs["log_bytes"].append(conv["log_bytes_per_turn"])
+            print(
+                f"  round {r + 1}: turn {conv['run_ms']:.3f} + graph {conv['graph_ms']:.3f} ms, "
+                f"survey answer {survey['run_ms']:.3f} ms, raw call {raw:.3f} ms"
+            )
+        med = {k: statistics.median(v) for k, v in runs.items()}
+        per_turn = med["turn_ms"] + med["graph_ms"]
+        ratio = per_turn / med["raw_ms"]
+        answer_ratio = med["answer_ms"] / med["raw_ms"]
+        n_turns = args.conversations * args.turns
+        print(
+            f"\n{'what':<46}{'CPU ms':>10}{'÷ raw call':>12}\n"
+            f"{'raw aiohttp client, per call':<46}{med['raw_ms']:>10.3f}{1:>12.2f}\n"
+            f"{'conversation turn (run + event log)':<46}{med['turn_ms']:>10.3f}"
+            f"{med['turn_ms'] / med['raw_ms']:>12.2f}\n"
+            f"{'  + graph from the log (GraphML + JSON)':<46}{med['graph_ms']:>10.3f}"
+            f"{med['graph_ms'] / med['raw_ms']:>12.2f}\n"
+            f"{'conversation turn, all of it':<46}{per_turn:>10.3f}{ratio:>12.2f}\n"
+            f"{'survey answer (run + event log)':<46}{med['answer_ms']:>10.3f}"
+            f"{answer_ratio:>12.2f}\n"
+        )
+        print(
+            f"{n_turns} turns ({args.conversations} conversations × {args.turns}), "
+            f"{args.respondents * len(QUESTIONS)} survey answers, {args.raw_calls} raw calls "
+            f"at concurrency {args.concurrency}; medians of {args.rounds} rounds; "
+            f"event log {med['log_bytes']:.0f} bytes per turn"
+        )
+        print(f"vs_sim CPU per turn ÷ raw client CPU per call: {ratio:.2f} (target <= {TARGET})")
+
+        if args.profile:
+            sub = folder / "profiled"
+            sub.mkdir()
+            log = sub / "conversations.jsonl"
+            for title, job in (
+                ("a conversation turn (run + event log)",
+                 lambda: run_conversations_cpu(args.conversations, args.turns, log)),
+                ("the graph files (from the log: GraphML + JSON)", lambda: graph_cpu(log, sub)),
+            ):  # fmt: skip
+                shares, table = profile(job, top=25)
+                print(f"\nwhere the CPU of {title} goes (cProfile own time, by area):")
+                for area, share in shares[:14]:
+                    print(f"  {area:<36}{share * 100:6.1f} %")
+                print("\ntop functions by own time:")
+                print(table)
+
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "raw_call_cpu_ms": med["raw_ms"],
+                    "turn_cpu_ms": med["turn_ms"],
+                    "graph_cpu_ms_per_turn": med["graph_ms"],
+                    "answer_cpu_ms": med["answer_ms"],
+                    "ratio": ratio,
+                    "answer_ratio": answer_ratio,
+                    "target": TARGET,
+                    "load_average": load,
+                },
+                indent=2,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
