@@ -48,6 +48,7 @@ from .persona_attributes import (
     validation_model,
 )
 from .persona_sandbox import make_environment, refuse_unsafe, where_in_template
+from .resources import builtin_dir
 
 __all__ = [
     "BUILTIN_PERSONAS_DIR",
@@ -60,8 +61,8 @@ __all__ = [
     "default_search_path",
 ]
 
-BUILTIN_PERSONAS_DIR = Path(__file__).resolve().parent.parent / "personas"
-"""The built-in persona templates (``personas/`` at the repository root)."""
+BUILTIN_PERSONAS_DIR = builtin_dir("personas")
+"""The built-in persona templates (``personas/`` in a checkout, else the installed copy)."""
 
 PERSONAS_PATH_ENV = "VS_SIM_PERSONAS_PATH"
 """Environment variable with extra template folders (``os.pathsep``-separated)."""

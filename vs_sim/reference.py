@@ -1,10 +1,11 @@
 """Human reference data: the PersuasionForGood persuadee donations.
 
 The data (Wang et al., ACL 2019, Apache-2.0; see ``data/persuasionforgood/README.md``)
-ship with the repository at ``data/persuasionforgood/persuadee_donations.csv``: one row
-per dialogue, with the persuadee's actual donation after a chat in which a persuader
-asked them to give part of their $0–$2 task payment to Save the Children; and
-``data/persuasionforgood/full_dialog.csv``, the dialogues themselves.
+ship with vs_sim (:func:`vs_sim.resources.builtin_dir`) as
+``data/persuasionforgood/persuadee_donations.csv``: one row per dialogue, with the
+persuadee's actual donation after a chat in which a persuader asked them to give part of
+their $0–$2 task payment to Save the Children; and ``data/persuasionforgood/full_dialog.csv``,
+the dialogues themselves.
 """
 
 from __future__ import annotations
@@ -20,14 +21,10 @@ import numpy as np
 import numpy.typing as npt
 
 from .errors import ConfigError
+from .resources import builtin_dir
 
-P4G_DONATIONS_CSV = (
-    Path(__file__).resolve().parent.parent
-    / "data"
-    / "persuasionforgood"
-    / "persuadee_donations.csv"
-)
-"""Where the file sits in a source checkout (or an editable install)."""
+P4G_DONATIONS_CSV = builtin_dir("data") / "persuasionforgood" / "persuadee_donations.csv"
+"""The donations file: ``data/`` in a source checkout, else the copy installed with vs_sim."""
 P4G_DIALOG_CSV = P4G_DONATIONS_CSV.parent / "full_dialog.csv"
 """The human dialogues, one row per utterance (``Unit``, ``Turn``, role ``B4``, dialogue ``B2``)."""
 
@@ -43,7 +40,7 @@ def load_p4g_donations(path: str | Path | None = None) -> npt.NDArray[np.float64
     data-entry errors); they are excluded.
 
     Args:
-        path: The CSV file; default :data:`P4G_DONATIONS_CSV` in the repository.
+        path: The CSV file; default :data:`P4G_DONATIONS_CSV` (shipped with vs_sim).
 
     Returns:
         The donations in dollars, in file order.
@@ -55,8 +52,8 @@ def load_p4g_donations(path: str | Path | None = None) -> npt.NDArray[np.float64
     file = Path(path) if path is not None else P4G_DONATIONS_CSV
     if not file.is_file():
         raise ConfigError(
-            "PersuasionForGood donations file not found; pass its path (it ships in the "
-            "repository at data/persuasionforgood/persuadee_donations.csv)",
+            "PersuasionForGood donations file not found; pass its path (it ships with vs_sim "
+            "as data/persuasionforgood/persuadee_donations.csv)",
             where=str(file),
         )
     values: list[float] = []

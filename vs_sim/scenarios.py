@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 from .errors import ConfigError, ScenarioError
 from .events import redact
 from .population import BUILTIN_POPULATIONS_DIR, find_population
+from .resources import builtin_dir
 from .scenario_schema import TASKS, Scenario
 from .tasks.questionnaire import QUESTION_TYPES
 from .tasks.validation import error_paths, read_yaml, yaml_line
@@ -38,8 +39,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUILTIN_POPULATIONS_DIR",
+    "BUILTIN_SCENARIOS_DIR",
     "Scenario",
     "as_run_yaml",
+    "builtin_scenarios",
+    "find_scenario",
     "load_scenario",
     "parse_scenario",
     "population_file",
@@ -51,7 +55,11 @@ __all__ = [
 
 """Built-in population specs, usable by name (``population: us_adults``)."""
 
+BUILTIN_SCENARIOS_DIR = builtin_dir("scenarios")
+"""Built-in scenarios, usable by name when no such file is here (``vs-sim run quickstart``)."""
+
 _SCALAR = (str, int, float, bool)
+_PATH_LIKE = re.compile(r"[\\/]|\.ya?ml$")  # a separator or a YAML suffix: a path, not a name
 
 
 def scenario_error(scenario: Scenario | None, path: str, message: str) -> ScenarioError:
@@ -153,22 +161,43 @@ def parse_scenario(
     return scenario
 
 
+def builtin_scenarios() -> list[str]:
+    """Names of the shipped scenarios (``quickstart``, ``survey_opinion``, ...)."""
+    return sorted(p.stem for p in BUILTIN_SCENARIOS_DIR.glob("*.yaml"))
+
+
+def find_scenario(value: str | os.PathLike[str]) -> Path:
+    """The scenario file ``value`` names: a path, or a built-in's name (``quickstart``).
+
+    A bare name (no folder, no ``.yaml``) means the built-in scenario of that name unless a
+    file of that name exists here. Anything else is returned as a path, existing or not.
+    """
+    p = Path(value)
+    if p.is_file() or _PATH_LIKE.search(str(value)):
+        return p
+    builtin = BUILTIN_SCENARIOS_DIR / f"{p}.yaml"
+    return builtin if builtin.is_file() else p
+
+
 def load_scenario(path: str | os.PathLike[str], *, check: bool = True) -> Scenario:
     """Read a scenario file and check it, including the files and personas it names.
 
     Args:
-        path: The YAML file.
+        path: The YAML file, or a built-in scenario's name (see :func:`find_scenario`).
         check: Also check what the scenario names (files, questionnaire, reference,
             population, persona templates); ``False`` checks the schema only.
 
     Raises:
         ScenarioError: One error naming the file, the line and the path inside it.
     """
-    p = Path(path)
+    p = find_scenario(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ScenarioError(f"cannot read the scenario: {exc.strerror}", where=str(p)) from None
+        message = f"cannot read the scenario: {exc.strerror}"
+        if not _PATH_LIKE.search(str(path)):
+            message += f" (built-in scenarios: {', '.join(builtin_scenarios())})"
+        raise ScenarioError(message, where=str(p)) from None
     try:
         data = read_yaml(text)
     except yaml.YAMLError as exc:
