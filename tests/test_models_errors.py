@@ -11,6 +11,7 @@ import pytest
 
 from vs_sim.errors import (
     ModelError,
+    ModelNotConfigured,
     ModelTimeout,
     ModelUnreachable,
     ProviderError,
@@ -55,11 +56,42 @@ def test_429_reads_retry_after_from_the_response(
     assert (error.model, error.request_key) == ("m", KEY)
 
 
-@pytest.mark.parametrize(("status", "retryable"), [(500, True), (503, True), (404, False)])
+@pytest.mark.parametrize(("status", "retryable"), [(500, True), (503, True), (400, False)])
 def test_http_statuses_become_provider_errors(status: int, retryable: bool) -> None:
     error = map_provider_error(status_error(status), model="m", request_key=KEY)
     assert isinstance(error, ProviderError)
     assert error.status == status and error.retryable is retryable
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_refused_credentials_or_unknown_models_are_not_configured(status: int) -> None:
+    error = map_provider_error(status_error(status), model="m", request_key=KEY)
+    assert isinstance(error, ModelNotConfigured)
+    assert "cannot be called as configured" in str(error)
+
+
+@pytest.mark.parametrize(
+    "complaint",
+    [
+        "Missing Anthropic API Key - A call is being made to anthropic but no key is set",
+        "LLM Provider NOT provided. Pass in the LLM provider you are trying to call",
+    ],
+)
+def test_client_side_configuration_errors_are_not_configured(complaint: str) -> None:
+    error = map_provider_error(RuntimeError(complaint), model="m", request_key=KEY)
+    assert isinstance(error, ModelNotConfigured)
+
+
+def test_an_unknown_host_is_unreachable() -> None:
+    import socket
+
+    dns = socket.gaierror(-2, "Name or service not known")
+    outer = raised(RuntimeError("Connection error."), dns)
+    error = map_provider_error(
+        outer, model="m", request_key=KEY, address="http://nohost.invalid/v1"
+    )
+    assert isinstance(error, ModelUnreachable)
+    assert "cannot resolve the host" in str(error) and "nohost.invalid" in str(error)
 
 
 def test_refused_connection_is_unreachable_and_names_the_address() -> None:

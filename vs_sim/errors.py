@@ -13,7 +13,8 @@ VSSimError                      root: catch this to catch everything vs_sim rais
     ├── ModelTimeout            the call took longer than its timeout
     ├── RateLimited             the provider answered 429 (retry_after when it said)
     ├── ProviderError           the provider answered 5xx or another error status
-    └── ModelUnreachable        nothing listens at the address (fails fast, not retried)
+    ├── ModelUnreachable        nothing listens at the address, or the host is unknown (fails fast)
+    └── ModelNotConfigured      no credentials, an unknown provider or model (fails fast)
 ```
 
 Each error says *where*: a file and line, a field path, or a request key.
@@ -158,3 +159,8 @@ class ProviderError(ModelError):
 
 class ModelUnreachable(ModelError):
     """Nothing answers at the model's address; retrying will not help."""
+
+
+class ModelNotConfigured(ModelError):
+    """The model cannot be called as configured: missing credentials, an unknown provider or
+    model name. Every call would fail the same way, so a run stops at the first one."""

@@ -4,12 +4,15 @@ litellm wraps the error of the HTTP layer underneath it, sometimes under a
 misleading class (a dropped connection surfaces as a 500), so the whole chain of
 causes is read, by class name, without importing any of those libraries:
 
-- connection refused (nothing listens) → :class:`ModelUnreachable`, not retried;
+- connection refused (nothing listens) or a host name that does not resolve →
+  :class:`ModelUnreachable`, not retried;
+- missing or refused credentials, an unknown provider, model or endpoint (401, 403, 404, or
+  the client's own complaint before any request) → :class:`ModelNotConfigured`, not retried;
 - a timeout → :class:`ModelTimeout`;
 - 429 → :class:`RateLimited`, with ``retry_after`` from the ``Retry-After`` header;
 - a dropped or reset connection → :class:`ProviderError` with ``status=None`` (retried);
 - any other HTTP status → :class:`ProviderError` with that status (5xx retried, 4xx not);
-- anything else, such as missing credentials → :class:`ModelError` (not retried).
+- anything else → :class:`ModelError` (not retried).
 
 Messages are cut short and scrubbed of the secrets they are given.
 """
@@ -19,11 +22,19 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import errno
+import socket
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from ..errors import ModelError, ModelTimeout, ModelUnreachable, ProviderError, RateLimited
+from ..errors import (
+    ModelError,
+    ModelNotConfigured,
+    ModelTimeout,
+    ModelUnreachable,
+    ProviderError,
+    RateLimited,
+)
 
 _TIMEOUT_CLASSES = frozenset({"APITimeoutError", "Timeout", "TimeoutException", "ReadTimeout"})
 _CONNECTION_CLASSES = frozenset(
@@ -41,6 +52,18 @@ _CONNECTION_CLASSES = frozenset(
     }
 )
 _MAX_MESSAGE = 300
+_NOT_CONFIGURED_CLASSES = frozenset(
+    {"AuthenticationError", "PermissionDeniedError", "NotFoundError"}
+)
+_NOT_CONFIGURED_WORDS = (
+    "api key",
+    "api_key",
+    "credentials",
+    "llm provider not provided",
+    "model not found",
+    "does not exist",
+)
+_DNS_WORDS = ("name or service not known", "nodename nor servname", "name resolution")
 
 
 def causes(exc: BaseException) -> Iterator[BaseException]:
@@ -61,6 +84,21 @@ def _is_refused(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionRefusedError) or (
         isinstance(exc, OSError) and exc.errno == errno.ECONNREFUSED
     )
+
+
+def _is_unresolved(exc: BaseException) -> bool:
+    if isinstance(exc, socket.gaierror):
+        return True
+    return "DNSError" in "".join(_class_names(exc)) or any(
+        word in str(exc).lower() for word in _DNS_WORDS
+    )
+
+
+def _is_not_configured(exc: BaseException) -> bool:
+    if _class_names(exc) & _NOT_CONFIGURED_CLASSES:
+        return True
+    text = str(exc).lower()
+    return any(word in text for word in _NOT_CONFIGURED_WORDS)
 
 
 def _is_timeout(exc: BaseException) -> bool:
@@ -188,11 +226,24 @@ def map_provider_error(
             "and the address right?",
             **where,
         )
+    if any(_is_unresolved(link) for link in chain):
+        target = scrub(_address(chain, address), secrets)
+        return ModelUnreachable(
+            f"cannot resolve the host of {target}; is the address right?", **where
+        )
     if any(_is_timeout(link) for link in chain):
         return ModelTimeout(f"the provider did not answer in time ({message})", **where)
     status = http_status(chain)
     if status == 429 or any("RateLimitError" in _class_names(link) for link in chain):
         return RateLimited(message, retry_after=retry_after(exc), **where)
+    if status in (401, 403, 404) or (
+        status is None and any(_is_not_configured(link) for link in chain)
+    ):
+        return ModelNotConfigured(
+            f"the model cannot be called as configured ({message}); check the model name, "
+            "the address and the API key's environment variable",
+            **where,
+        )
     if any(_is_connection_drop(link) for link in chain):
         return ProviderError(f"connection dropped ({message})", status=None, **where)
     if status is not None:
