@@ -56,3 +56,30 @@ def test_console_script_help_is_fast_to_import() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_bad_numbers_and_folders_are_refused_by_the_parser(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for argv, needle in (
+        (["verbalize", "x", "--seed", "-3"], "expected a number >= 0"),
+        (["verbalize", "x", "--sample", "-1"], "expected a number >= 0"),
+        (["verbalize", "x", "--templates", "/no/such/folder"], "no folder at"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        assert needle in capsys.readouterr().err
+
+
+def test_a_closed_pipe_is_not_an_error() -> None:
+    # `vs-sim ... --json | head -1`: the reader leaves early
+    script = (
+        "import subprocess, sys; "
+        "p = subprocess.Popen([sys.executable, '-m', 'vs_sim.cli', 'population', 'sample', "
+        "'us_adults', '-n', '2000', '--json'], stdout=subprocess.PIPE, stderr=subprocess.PIPE); "
+        "p.stdout.readline(); p.stdout.close(); err = p.stderr.read().decode(); p.wait(); "
+        "print(p.returncode, 'Traceback' in err)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0", "False"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -16,6 +17,24 @@ from ..errors import VSSimError
 
 # Modules under vs_sim.cli that add subcommands, in the order they appear in --help.
 COMMAND_MODULES: tuple[str, ...] = ("run", "verbalize", "personas", "report", "compare")
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: a whole number >= 0 (seeds, sample counts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def existing_dir(text: str) -> str:
+    """An argparse type: a folder that exists."""
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"no folder at {text!r}")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: finished work is saved", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `vs-sim ... | head`: the reader left; that is not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush is quiet
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from . import existing_dir, non_negative_int
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
@@ -34,11 +36,16 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--format", default="json", choices=["json", "xml"], help="answer format")
     p.add_argument("--temperature", type=float, help="the model's sampling temperature")
-    p.add_argument("--seed", type=int, help="seed passed to the model, and for --sample")
-    p.add_argument("--sample", type=int, default=0, metavar="N", help="also draw N samples")
+    p.add_argument(
+        "--seed", type=non_negative_int, help="seed passed to the model, and for --sample"
+    )
+    p.add_argument(
+        "--sample", type=non_negative_int, default=0, metavar="N", help="also draw N samples"
+    )
     p.add_argument(
         "--templates",
         action="append",
+        type=existing_dir,
         default=[],
         metavar="DIR",
         help="folder of method templates overriding the built-ins",

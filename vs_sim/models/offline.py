@@ -216,7 +216,11 @@ class OfflineModel:
         if not wants_list:
             # Asked for one answer it collapses to the typical one most of the time, as
             # aligned models do (mode collapse), so baselines look like baselines offline.
-            task_rng = np.random.default_rng(_hash(self.seed, system, messages))
+            # The typical answer depends on the request, not on the sample: a follow-up
+            # ("another, different one") still gets the same typical answer most of the time;
+            # a conversation's next turn is a new request, with its own typical line.
+            context = first_task if followup else messages
+            task_rng = np.random.default_rng(_hash(self.seed, system, context))
             pool = dialogue_lines(system, messages, 8, task_rng, lean) or self._texts(
                 task, 8, task_rng, lean
             )
