@@ -34,6 +34,7 @@ def test_public_names_are_pinned() -> None:
             "ResponseCache",
             "RetryingModel",
             "Usage",
+            "aclose_model",
             "build_model",
             "complete_sync",
             "default_cache_path",

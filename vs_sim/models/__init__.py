@@ -33,6 +33,7 @@ __all__ = [
     "ResponseCache",
     "RetryingModel",
     "Usage",
+    "aclose_model",
     "build_model",
     "complete_sync",
     "default_cache_path",
