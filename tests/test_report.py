@@ -141,3 +141,15 @@ def test_screenshot_every_image_loads(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "images: 3" in done.stdout and "loaded: 3" in done.stdout
     assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_focus_group_report_shows_stance_changes_not_one_panel_per_participant(
+    tmp_path: Path,
+) -> None:
+    import vs_sim
+
+    run = vs_sim.run_scenario("focus_group", out=tmp_path / "fg", progress=False)
+    html = (run.folder / "report.html").read_text()
+    assert "Focus group: stance changes" in html
+    assert "Expected before" in html
+    assert "purchase_intent.pre." not in html  # stance answers are not survey questions

@@ -16,6 +16,7 @@ from .sections import (
     dialogue_sections,
     donation_section,
     failed_section,
+    focus_group_section,
     summary_section,
     survey_section,
 )
@@ -36,6 +37,7 @@ def report_sections(
     for part in (
         survey_section(run, reference, groups),
         donation_section(run),
+        focus_group_section(run),
         *dialogue_sections(run),
         failed_section(run),
         calls_section(run),

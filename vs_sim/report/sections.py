@@ -60,8 +60,11 @@ def survey_section(run: Run, reference: Reference | None, by: Sequence[str]) -> 
     from ..plots import plot_answer_shares, plot_numeric_shares
 
     answers = run.answers()
+    stance_ids = _stance_question_ids(run)
     questions = [
-        q for q in dict.fromkeys(answers["question_id"]) if q not in run.donation_questions()
+        q
+        for q in dict.fromkeys(answers["question_id"])
+        if q not in run.donation_questions() and q not in stance_ids
     ]
     if not questions:
         return None
@@ -235,6 +238,78 @@ def donation_section(run: Run) -> Section | None:
                 f"Donation histogram for {qid} against the human one",
             )
         )
+        section.subsections.append(sub)
+    return section
+
+
+def _stance_question_ids(run: Run) -> set[str]:
+    """Focus-group stance answers (``<stance>.<moment>.<agent>``): reported per participant in
+    :func:`focus_group_section`, not as survey questions with one respondent each."""
+    from ..events import Answer, ConversationStarted
+    from ..tasks.focus_group import TASK
+
+    groups = {
+        e.conversation_id
+        for e in run.events
+        if isinstance(e, ConversationStarted) and e.meta.get("task") == TASK
+    }
+    return {
+        e.question_id
+        for e in run.events
+        if isinstance(e, Answer) and e.agent_id is not None and e.conversation_id in groups
+    }
+
+
+def focus_group_section(run: Run) -> Section | None:
+    """Each focus group's participants: stance before and after, the shift of the expected
+    position, who moved most, and the utterances that preceded each move."""
+    if not _stance_question_ids(run):
+        return None
+    from ..tasks.focus_group_analysis import focus_group_report
+
+    report = focus_group_report(run.events)
+    data = report.to_dict()
+    section = Section("Focus group: stance changes", "focus-group")
+    section.notes.append(
+        f"Stance question {report.question_id!r}, positions 1 ({report.options[0]}) to "
+        f"{len(report.options)} ({report.options[-1]}). Expected = the mean position of the "
+        f"verbalized distribution. {data['moved_up']} participant(s) moved up and "
+        f"{data['moved_down']} down by at least {report.min_shift:g} points."
+    )
+    for group in report.groups:
+        sub = Section(
+            f"{group.conversation_id} ({group.turns} turns)", f"fg-{group.conversation_id}"
+        )
+        rows = []
+        for p in group.participants:
+            pre, post = p.pre, p.post
+            rows.append(
+                [
+                    f"{p.name} ({p.agent_id})",
+                    str(pre.value) if pre else "—",
+                    str(post.value) if post else "—",
+                    fmt(pre.expected if pre else None),
+                    fmt(post.expected if post else None),
+                    "—" if p.shift is None else f"{p.shift:+.2f}",
+                ]
+            )
+        sub.tables.append(
+            Table(
+                ["Participant", "Before", "After", "Expected before", "Expected after", "Shift"],
+                rows,
+                [False, False, False, True, True, True],
+            )
+        )
+        top = group.moved_most
+        if top is not None and top.shift is not None:
+            sub.notes.append(f"Moved most: {top.name} ({top.shift:+.2f}).")
+        for p in group.participants:
+            for move in p.moves:
+                said = "; ".join(f"turn {t}, {who}: “{text}”" for t, who, text in move.preceding)
+                sub.notes.append(
+                    f"{p.name}, {move.before} → {move.after} ({move.shift:+.2f}) after "
+                    f"{move.turn} utterances" + (f", following {said}" if said else ".")
+                )
         section.subsections.append(sub)
     return section
 
