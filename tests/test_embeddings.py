@@ -276,3 +276,12 @@ def test_minilm_semantic_diversity(minilm: LocalEmbedder) -> None:
     )
     assert varied > same_meaning > copies
     assert minilm.name == "all-MiniLM-L6-v2"
+
+
+def test_a_misspelt_embedder_name_is_refused_with_a_suggestion() -> None:
+    from vs_sim.embeddings import get_embedder
+    from vs_sim.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="did you mean 'hashing'"):
+        get_embedder("hashin")
+    assert type(get_embedder("text-embedding-3-small")).__name__ == "LiteLLMEmbedder"

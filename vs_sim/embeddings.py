@@ -14,6 +14,7 @@ Every embedder returns one L2-normalized row per text, so a dot product is a cos
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib.util
 import math
@@ -314,6 +315,9 @@ def get_embedder(name: str, **options: Any) -> Embedder:
         return HashingEmbedder(**options)
     if name.startswith("hashing-") and name[len("hashing-") :].isdigit():
         return HashingEmbedder(dim=int(name[len("hashing-") :]), **options)
+    near = difflib.get_close_matches(name, [*_LOCAL_ALIASES, "hashing"], n=1, cutoff=0.75)
+    if near:  # "hashin", "locl": a typo, not a hosted model's name
+        raise ConfigError(f"unknown embedder {name!r}; did you mean {near[0]!r}?")
     return LiteLLMEmbedder(model=name, **options)
 
 

@@ -387,7 +387,7 @@ def _row(
         tv = 0.5 * sum(abs(s - t) for s, t in zip(sampled, target_list))
     k = len(categories)
     h = -sum(p * math.log(p) for p in sampled if p > 0)
-    entropy = h / math.log(k) if k > 1 else 0.0
+    entropy = h / math.log(k) if k > 1 and h > 0 else 0.0  # never -0.0
     return ReportRow(
         attribute=name,
         kind=kind,
