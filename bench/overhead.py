@@ -2,15 +2,17 @@
 
 A turn costs a model call plus vs_sim's own work around it: rendering the speaker's prompt,
 the request key, the model wrappers (limits ▸ retry), parsing the candidates, normalizing and
-sampling, writing the turn's events to the log (``model_call``, ``distribution``, ``choice``,
-``utterance``, each flushed) and, once the run is over, the conversation graph. This script
-measures that work with a model that answers at once (so no time goes to any network), per
-conversation turn and per survey answer, and divides it by the CPU a bare aiohttp client
-spends per chat call against the local server (``bench/raw_aiohttp.py``, measured in the same
-run). Target: <= 0.5. ``--profile`` shows where vs_sim's time goes.
+sampling, and writing the turn's events to the log (``model_call``, ``distribution``,
+``choice``, ``utterance``). Once the run is over, the run folder's graph files are built from
+the log. This script measures both with a model that answers at once (so no time goes to any
+network), per conversation turn (and per survey answer), and divides each by the CPU a bare
+aiohttp client spends per chat call against the local server (``bench/raw_aiohttp.py``,
+measured in the same run). It reports the run and the graph build as separate ratios (the
+graph is built once, after the run, not per turn) and their sum. Target: <= 0.5.
 
-    python bench/overhead.py                # figures and ratio
+    python bench/overhead.py                # figures and ratios
     python bench/overhead.py --profile      # plus the functions and modules that dominate
+    python bench/overhead.py --parts        # plus each part of a turn timed on its own
     python bench/overhead.py --json out.json
 """
 
@@ -26,6 +28,7 @@ import random
 import statistics
 import tempfile
 import time
+import timeit
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -33,18 +36,21 @@ from typing import Any
 
 from raw_aiohttp import ServerProcess, raw_calls
 
-from vs_sim.agents import Agent
+from vs_sim.agents import Agent, distribution_event
 from vs_sim.conversation import Conversation, Termination
+from vs_sim.distribution import Distribution
+from vs_sim.events import Choice, EventLog, ModelCall, Utterance
 from vs_sim.graph import ConversationGraph
 from vs_sim.methods import get_method
 from vs_sim.models import LimitedModel, RetryingModel
 from vs_sim.models.base import Completion, Model, Request, Usage
 from vs_sim.population import Population
 from vs_sim.runner import arun_conversations
-from vs_sim.scheduling import RandomSpeaker
+from vs_sim.scheduling import RandomSpeaker, mentions
+from vs_sim.seeds import derive_rng
 from vs_sim.tasks.survey import arun_survey
 from vs_sim.testing.scripted import vs_answer
-from vs_sim.verbalizer import to_messages
+from vs_sim.verbalizer import averbalize, to_messages
 
 REPO = Path(__file__).resolve().parents[1]
 QUESTIONNAIRE = REPO / "scenarios" / "data" / "opinion_questions.yaml"
@@ -195,6 +201,87 @@ def raw_cpu_ms(calls: int, concurrency: int, latency: float) -> float:
     return cpu / calls * 1000
 
 
+# -- the parts of a turn, one at a time ---------------------------------------------------------
+
+
+def _best(fn: Callable[[], object], number: int = 2000, repeat: int = 7) -> float:
+    """µs per call of ``fn``: the best of ``repeat`` timings (the least disturbed by load)."""
+    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6
+
+
+def _best_async(make: Callable[[], Any], number: int = 1000, repeat: int = 7) -> float:
+    """µs per awaited ``make()``, run ``number`` times in a row on one event loop."""
+
+    async def go() -> float:
+        for _ in range(20):
+            await make()
+        start = time.perf_counter()
+        for _ in range(number):
+            await make()
+        return (time.perf_counter() - start) / number * 1e6
+
+    return min(asyncio.run(go()) for _ in range(repeat))
+
+
+def parts() -> list[tuple[str, float]]:
+    """Each piece of a conversation turn timed alone, with the inputs a turn gives it."""
+    method = get_method("vs_standard", k=5)
+    reply = vs_answer(5, random.Random(0))
+    parsed = method.parse(reply)
+    dist = Distribution.from_candidates(parsed.candidates, method="vs_standard", model="m")
+    agents = conversations(1, 1)[0].agents
+    messages = tuple(method.build_messages(to_messages("Should the mill become housing?"), 5))
+    instant = InstantModel()
+    stack = stacked()
+    request = Request(model=instant.name, messages=messages, repeat=0)
+    request.key  # noqa: B018 - computed once, as in a turn
+    rng = derive_rng(1, "conv", 1, "choice")
+    scheduler = RandomSpeaker(no_repeat=True)
+    out = [
+        ("Method.parse, a clean 5-candidate JSON answer", _best(lambda: method.parse(reply))),
+        (
+            "Distribution.from_candidates",
+            _best(lambda: Distribution.from_candidates(parsed.candidates, method="vs_standard")),
+        ),
+        ("Request(...) and its key (JSON + SHA-256)", _best(lambda: Request(
+            model=instant.name, messages=messages, repeat=1).key)),
+        ("the instant model alone (a Completion)", _best_async(lambda: instant.acomplete(request))),
+        ("limits ▸ retry ▸ instant model", _best_async(lambda: stack.acomplete(request))),
+        (
+            "averbalize (prompt, key, wrappers, parse, Distribution)",
+            _best_async(lambda: averbalize("Name a state.", k=5, model=stack)),
+        ),
+        (
+            "distribution_event (the distribution's log record)",
+            _best(lambda: distribution_event(dist, conversation_id="c", turn=3, speaker="ana")),
+        ),
+        ("derive_rng (one addressed generator; two per turn)", _best(
+            lambda: derive_rng(1, "conv0001", 3, "choice"))),
+        ("RandomSpeaker (who speaks next)", _best(lambda: scheduler(agents, [], rng))),
+        ("VSPolicy.select (which candidate)", _best(
+            lambda: agents[0].policy.select(dist.probabilities, rng))),
+        ("mentions (whom the utterance names)", _best(
+            lambda: mentions("Ben, I think the mill should stay.", agents[1:], anywhere=False))),
+    ]  # fmt: skip
+    events = [
+        ModelCall(conversation_id="c", turn=3, request_key="a" * 64, model="m", latency=0.05),
+        distribution_event(dist, conversation_id="c", turn=3, speaker="ana"),
+        Choice(conversation_id="c", turn=3, speaker="ana", index=1, rank=2, probability=0.3),
+        Utterance(conversation_id="c", turn=3, speaker="ana", text=dist.texts[1], probability=0.3),
+    ]
+    with tempfile.TemporaryDirectory() as tmp, EventLog(Path(tmp) / "log.jsonl") as log:
+
+        async def turn_of_events() -> None:
+            for event in events:
+                log.write(event)
+            await asyncio.sleep(0)  # the next loop step, where the batch is flushed
+
+        out.append(
+            ("event log: a turn's 4 events, then one loop step", _best_async(turn_of_events))
+        )
+    return out
+
+
 # -- profile ----------------------------------------------------------------------------------
 
 AREAS: tuple[tuple[str, str], ...] = (
@@ -282,6 +369,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="repeats; medians reported")
     parser.add_argument("--profile", action="store_true", help="where vs_sim's CPU goes")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    parser.add_argument(
+        "--parts", action="store_true", help="also time each part of a turn on its own"
+    )
     args = parser.parse_args()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
@@ -330,7 +420,22 @@ def main() -> None:
             f"at concurrency {args.concurrency}; medians of {args.rounds} rounds; "
             f"event log {med['log_bytes']:.0f} bytes per turn"
         )
-        print(f"vs_sim CPU per turn ÷ raw client CPU per call: {ratio:.2f} (target <= {TARGET})")
+        run_ratio = med["turn_ms"] / med["raw_ms"]
+        graph_ratio = med["graph_ms"] / med["raw_ms"]
+        print(
+            f"vs_sim CPU ÷ raw client CPU per call (target <= {TARGET}):\n"
+            f"  the run, per turn (engine, model wrappers, parsing, sampling, event log): "
+            f"{run_ratio:.2f}\n"
+            f"  the graph files, built once from the log after the run, per turn:         "
+            f"{graph_ratio:.2f}\n"
+            f"  both together:                                                           "
+            f"{ratio:.2f}"
+        )
+
+        if args.parts:
+            print("\nthe parts of a turn, best of 7 (µs per call; no network):")
+            for name, micros in parts():
+                print(f"  {name:<58}{micros:8.1f}")
 
         if args.profile:
             sub = folder / "profiled"
@@ -357,6 +462,8 @@ def main() -> None:
                     "graph_cpu_ms_per_turn": med["graph_ms"],
                     "answer_cpu_ms": med["answer_ms"],
                     "ratio": ratio,
+                    "run_ratio": run_ratio,
+                    "graph_ratio": graph_ratio,
                     "answer_ratio": answer_ratio,
                     "target": TARGET,
                     "load_average": load,

@@ -16,6 +16,7 @@ no server call.
 
     python bench/throughput.py                       # 2,000 calls, concurrency 64, 50 ms
     python bench/throughput.py --litellm --profile   # also litellm, and where vs_sim's CPU goes
+    python bench/throughput.py --gc                  # garbage-collector pauses per pass
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import io
 import os
 import pstats
@@ -185,6 +187,38 @@ def pipeline_cpu_ms(calls: int, concurrency: int) -> float:
     return asyncio.run(go())
 
 
+class GcMeter:
+    """Garbage-collector pauses while it is active: collections and seconds per generation."""
+
+    def __init__(self) -> None:
+        self.count = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.count[info["generation"]] += 1
+            self.seconds[info["generation"]] += time.perf_counter() - self._started
+
+    def __enter__(self) -> GcMeter:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def __str__(self) -> str:
+        return ", ".join(
+            f"gen{g} {n} ({t * 1000:.0f} ms)"
+            for g, (n, t) in enumerate(zip(self.count, self.seconds))
+        )
+
+
+GC_SEEN: dict[str, list[GcMeter]] = {}
+
+
 def one_pass(kind: str, args: argparse.Namespace, offset: int) -> Phase:
     """One pass of ``args.calls`` calls against a fresh server process.
 
@@ -192,7 +226,8 @@ def one_pass(kind: str, args: argparse.Namespace, offset: int) -> Phase:
     it received, and a server grown by earlier passes would slow the later ones.
     """
     n, c = args.calls, args.concurrency
-    with ServerProcess(args.latency) as server:
+    with ServerProcess(args.latency) as server, GcMeter() as meter:
+        GC_SEEN.setdefault(kind, []).append(meter)
         cpu0 = server.cpu_seconds()
         if kind == "raw":
             ok, wall, cpu = asyncio.run(
@@ -230,6 +265,7 @@ def main() -> None:
         action="store_true",
         help="also split vs_sim's CPU into client stack and VS work (parse, Distribution)",
     )
+    parser.add_argument("--gc", action="store_true", help="garbage-collector pauses per pass")
     args = parser.parse_args()
     n, c = args.calls, args.concurrency
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -272,6 +308,12 @@ def main() -> None:
         + ", ".join(f"{x:.2f}" for x in ratios)
         + f"; median {statistics.median(ratios):.2f} (target >= 0.8)"
     )
+
+    if args.gc:
+        print("\ngarbage collections in the client process during each pass (and their pauses):")
+        for kind, meters in GC_SEEN.items():
+            for i, meter in enumerate(meters):
+                print(f"  {LABELS[kind]:<22} pass {i + 1}: {meter}")
 
     if args.breakdown:
         print(

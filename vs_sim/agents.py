@@ -8,16 +8,18 @@ conversations at once.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import accumulate
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .distribution import Candidate, Distribution
-from .events import CandidateRecord, DistributionRecorded, Participant
+from .events import DistributionRecorded, Participant
 from .models.base import Message, Model
 
 SelectionRule = Literal["weighted", "uniform", "argmax", "temperature"]
@@ -100,9 +102,11 @@ class VSPolicy(BaseModel):
         stay comparable under one seed."""
         if not probabilities:
             raise ValueError("cannot select from an empty distribution")
-        cdf = np.cumsum(self.weights(probabilities))
-        u = float(rng.random()) * float(cdf[-1])
-        return min(int(np.searchsorted(cdf, u, side="right")), len(probabilities) - 1)
+        # np.cumsum and np.searchsorted(side="right") on a few floats, in plain Python: the
+        # running sum adds in the same order, so the cdf and the index are the same
+        cdf = list(accumulate(self.weights(probabilities)))
+        u = float(rng.random()) * cdf[-1]
+        return min(bisect_right(cdf, u), len(probabilities) - 1)
 
 
 class MemoryPolicy(BaseModel):
@@ -323,25 +327,32 @@ def distribution_event(
     speaker: str | None,
     purpose: str = "utterance",
 ) -> DistributionRecorded:
-    """The ``distribution`` event recording every candidate of ``dist``."""
-    return DistributionRecorded(
-        conversation_id=conversation_id,
-        turn=turn,
-        speaker=speaker,
-        purpose=purpose,
-        method=dist.method,
-        model=dist.model,
-        candidates=[_record(c) for c in dist.candidates],
-        dropped=[_record(c) for c in dist.dropped],
-        repairs=[r.model_dump(mode="json") for r in dist.repairs],
-        truncated=dist.truncated,
-        entropy=dist.entropy(),
-        request_keys=list(dist.request_keys),
+    """The ``distribution`` event recording every candidate of ``dist``.
+
+    The candidates go in as plain fields and the event validates them into its
+    :class:`~vs_sim.events.CandidateRecord` list in one pass (cheaper than building each
+    record on its own: this runs once per turn).
+    """
+    return DistributionRecorded.model_validate(
+        {
+            "conversation_id": conversation_id,
+            "turn": turn,
+            "speaker": speaker,
+            "purpose": purpose,
+            "method": dist.method,
+            "model": dist.model,
+            "candidates": [_record(c) for c in dist.candidates],
+            "dropped": [_record(c) for c in dist.dropped],
+            "repairs": [r.model_dump(mode="json") for r in dist.repairs],
+            "truncated": dist.truncated,
+            "entropy": dist.entropy(),
+            "request_keys": list(dist.request_keys),
+        }
     )
 
 
-def _record(c: Candidate) -> CandidateRecord:
-    return CandidateRecord(text=c.text, stated=c.stated, weight=c.weight, probability=c.probability)
+def _record(c: Candidate) -> dict[str, Any]:
+    return {"text": c.text, "stated": c.stated, "weight": c.weight, "probability": c.probability}
 
 
 class RecordedPersona(BaseModel):

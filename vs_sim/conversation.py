@@ -31,6 +31,7 @@ from .events import (
     ModelCall,
     Utterance,
 )
+from .mentions import mentions
 from .models.base import Request
 from .runner import RunContext, call_event
 from .scheduling import (
@@ -39,7 +40,6 @@ from .scheduling import (
     Transcript,
     as_pick,
     describe_scheduler,
-    mentions,
     round_robin,
     scheduler_from_description,
 )

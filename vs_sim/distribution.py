@@ -59,7 +59,14 @@ class Candidate(BaseModel):
 
 
 def _with_probability(candidate: Candidate, probability: float) -> Candidate:
-    """The candidate with a new probability (its other fields are already validated)."""
+    """The candidate with a new probability (its other fields are already validated).
+
+    Candidates are frozen, so one whose probability is already that value is returned
+    as it is (the parser's candidates usually are: it normalizes the same weights).
+    """
+    old = candidate.probability
+    if old == probability and (old or math.copysign(1.0, old) == math.copysign(1.0, probability)):
+        return candidate  # (0.0 and -0.0 compare equal but are written differently)
     return Candidate.model_construct(
         text=candidate.text,
         stated=candidate.stated,

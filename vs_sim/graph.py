@@ -42,12 +42,13 @@ from .events import (
     Utterance,
     read_events,
 )
+from .graphml import write_graphml
 
 SCHEMA = 1
 _JSON_MARK = "vs_sim_json"
 _XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\r\x0e-\x1f\ufffe\uffff]")
 """Characters XML cannot hold, plus ``\r`` (XML parsers turn it into ``\n``)."""
-_NATIVE = (str, int, float, bool)
+_NATIVE = frozenset({str, int, float, bool})
 
 
 def agent_node(conversation: str, agent_id: str) -> str:
@@ -327,8 +328,27 @@ class ConversationGraph:
         return flat
 
     def to_graphml(self, path: str | os.PathLike[str]) -> None:
-        """Write GraphML; dicts, lists, ``None`` and mixed-type attributes become marked JSON."""
-        nx.write_graphml(self._flat(), str(path))
+        """Write GraphML; dicts, lists, ``None`` and mixed-type attributes become marked JSON.
+
+        Written by :func:`vs_sim.graphml.write_graphml` straight from the graph (no flat
+        copy, no XML tree); ``networkx.read_graphml`` reads the same graph it would from
+        ``networkx.write_graphml``.
+        """
+        g = self.graph
+        own = {k: v for k, v in g.graph.items() if k != _JSON_MARK}
+        marks = {
+            "node": _json_names(d for _, d in g.nodes(data=True)),
+            "edge": _json_names(d for _, _, d in g.edges(data=True)),
+            "graph": _json_names([own]),
+        }
+        own[_JSON_MARK] = json.dumps({scope: sorted(names) for scope, names in marks.items()})
+        write_graphml(
+            path,
+            own,
+            list(g.nodes(data=True)),
+            list(g.edges(keys=True, data=True)),
+            as_json=marks,
+        )
 
     @classmethod
     def read_graphml(cls, path: str | os.PathLike[str]) -> ConversationGraph:
@@ -355,19 +375,23 @@ class ConversationGraph:
         nx.write_gexf(flat, str(path))
 
 
-def _needs_json(values: list[Any]) -> bool:
-    kinds = {type(v) for v in values}
-    if len(kinds) != 1 or not kinds <= set(_NATIVE):
-        return True
-    return str in kinds and any(_XML_UNSAFE.search(v) for v in values)
-
-
 def _json_names(dicts: Iterable[dict[str, Any]]) -> set[str]:
-    values: dict[str, list[Any]] = {}
+    """Attribute names that must be written as JSON: a value that is not a GraphML type,
+    values of more than one type, or a string XML cannot hold (one pass, no copies)."""
+    first: dict[str, type] = {}
+    out: set[str] = set()
     for d in dicts:
         for name, value in d.items():
-            values.setdefault(name, []).append(value)
-    return {name for name, vals in values.items() if _needs_json(vals)}
+            if name in out:
+                continue
+            kind = type(value)
+            if (
+                first.setdefault(name, kind) is not kind
+                or kind not in _NATIVE
+                or (kind is str and _XML_UNSAFE.search(value) is not None)
+            ):
+                out.add(name)
+    return out
 
 
 def _encode(d: dict[str, Any], json_names: set[str]) -> dict[str, Any]:

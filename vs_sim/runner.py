@@ -20,6 +20,7 @@ raised, one clear message instead of every unit failing the same way.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import platform
 import time
@@ -270,6 +271,21 @@ def _read_prior(path: Path) -> tuple[RunStarted | None, dict[str, list[Event]], 
     return started, by_unit, completed
 
 
+def _freeze_setup() -> bool:
+    """Keep what exists before the units start out of the garbage collector's full passes.
+
+    Everything imported or built before the run (litellm alone brings ~250,000 objects)
+    lives as long as the process, yet every full collection walks it: with litellm loaded,
+    one such pass stalls the event loop for 100-200 ms while the calls in flight wait.
+    ``gc.freeze`` moves those objects aside until the run ends (``gc.unfreeze``). Returns
+    whether it froze (not when the collector is off or someone else froze objects already).
+    """
+    if not gc.isenabled() or gc.get_freeze_count():
+        return False
+    gc.freeze()
+    return True
+
+
 def stops_the_run(error: BaseException) -> bool:
     """Whether ``error`` would fail every unit alike, so the run should stop at once.
 
@@ -392,6 +408,7 @@ async def arun_units(
             for unit in queue:
                 await one(unit)
 
+        frozen = _freeze_setup()
         tasks = [asyncio.ensure_future(worker()) for _ in range(min(concurrency, len(todo)))]
         try:
             await asyncio.gather(*tasks)
@@ -404,6 +421,9 @@ async def arun_units(
             await asyncio.gather(*tasks, return_exceptions=True)
             ctx.emit(RunEnded(run_id=run_id, status="failed", summary=ctx.stats.summary()))
             raise
+        finally:
+            if frozen:
+                gc.unfreeze()
         ctx.emit(RunEnded(run_id=run_id, status="completed", summary=ctx.stats.summary()))
     s = ctx.stats
     return RunResult(

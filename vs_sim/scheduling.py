@@ -14,7 +14,6 @@ Built-ins: :func:`round_robin`, :class:`RandomSpeaker`, :class:`ModeratorLed`,
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, overload
@@ -25,6 +24,7 @@ import numpy as np
 from .agents import Agent, Turn, distribution_event, rank_of
 from .errors import ConfigError
 from .events import Choice
+from .mentions import mentions as mentions  # (defined here before; still importable here)
 
 if TYPE_CHECKING:
     from .runner import RunContext
@@ -118,37 +118,6 @@ def as_pick(result: SchedulerResult, agents: Sequence[Agent]) -> Pick:
     return pick
 
 
-# -- names in text -----------------------------------------------------------------------------
-
-
-def mentions(text: str, agents: Sequence[Agent], *, anywhere: bool = True) -> list[str]:
-    """Agent ids named in ``text``, in order of first appearance.
-
-    ``@name`` or ``@id`` mentions come first; without any, a name (or id) at the start of the
-    text (``"Ana, what do you think?"``) counts, and with ``anywhere`` a name anywhere does.
-    Matching is case-insensitive on whole words.
-    """
-    found: list[tuple[int, str]] = []
-    at: list[tuple[int, str]] = []
-    for agent in agents:
-        for label in {agent.name, agent.id}:
-            if not label.strip():
-                continue
-            pattern = re.escape(label.strip())
-            m = re.search(rf"@{pattern}\b", text, re.I)
-            if m:
-                at.append((m.start(), agent.id))
-            m = re.search(rf"(?<![\w@]){pattern}\b", text, re.I)
-            if m and (anywhere or not text[: m.start()].strip(" \t\n\"'*")):
-                found.append((m.start(), agent.id))
-    ordered = sorted(at) if at else sorted(found)
-    out: list[str] = []
-    for _, agent_id in ordered:
-        if agent_id not in out:
-            out.append(agent_id)
-    return out
-
-
 # -- the schedulers ----------------------------------------------------------------------------
 
 
@@ -174,6 +143,19 @@ def round_robin(agents: Sequence[Agent], history: Sequence[Turn], rng: np.random
     return _order(agents, history)[0]
 
 
+def _choice(rng: np.random.Generator, p: np.ndarray[Any, np.dtype[np.float64]]) -> int:
+    """``int(rng.choice(len(p), p=p))`` for a valid ``p``: the same draw, without the checks.
+
+    ``Generator.choice`` with probabilities takes one ``rng.random()`` and looks it up in the
+    normalized cumulative sum; these are those steps, so the index is identical.
+    """
+    if not np.isfinite(p).all():  # let numpy say what is wrong
+        return int(rng.choice(len(p), p=p))
+    cdf = p.cumsum()
+    cdf /= cdf[-1]
+    return int(cdf.searchsorted(rng.random(), side="right"))
+
+
 @dataclass(frozen=True)
 class RandomSpeaker:
     """A random speaker, weighted by ``weights`` (agent id → weight; missing ones weigh 1).
@@ -190,13 +172,15 @@ class RandomSpeaker:
         pool = list(agents)
         if self.no_repeat and history and len(pool) > 1:
             pool = [a for a in pool if a.id != history[-1].speaker]
-        w = np.array([float(self.weights.get(a.id, 1.0)) for a in pool])
-        if np.any(w < 0) or w.sum() <= 0:
+        weights = [float(self.weights.get(a.id, 1.0)) for a in pool]
+        w = np.array(weights)
+        total = w.sum()
+        if any(x < 0 for x in weights) or total <= 0:
             raise ConfigError(
                 "speaker weights must be non-negative with a positive sum",
                 where="RandomSpeaker.weights",
             )
-        return pool[int(rng.choice(len(pool), p=w / w.sum()))].id
+        return pool[_choice(rng, w / total)].id
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from .distribution import Candidate, Distribution, Repair
@@ -217,7 +218,7 @@ async def averbalize(
         ModelError: The model call failed after its retries.
         ConfigError: An option is invalid.
     """
-    meth = get_method(method, k=k, **options)
+    meth = _method(method, k, options)
     mdl = resolve_model(model)
     messages = to_messages(prompt, system)
     params: dict[str, Any] = {}
@@ -227,13 +228,15 @@ async def averbalize(
         params["seed"] = seed
     if max_tokens is not None:
         params["max_tokens"] = max_tokens
-    schema = meth.response_format()
-    if schema is not None and getattr(mdl, "supports_json_schema", False):
-        params["response_format"] = schema
+    if getattr(mdl, "supports_json_schema", False):
+        schema = meth.response_format()
+        if schema is not None:
+            params["response_format"] = schema
     caller = _Caller(mdl, meth, params, repeat, on_call, parse_retries, fallback)
 
     first = meth.build_messages(messages, meth.turn_sizes()[0])
     candidates: list[Candidate] = []
+    answers = 0
     if meth.independent_calls > 1:
         base = repeat * meth.independent_calls
         results = await asyncio.gather(
@@ -242,6 +245,7 @@ async def averbalize(
         for _, result in results:
             candidates.extend(result.candidates)
             caller.repairs.extend(result.repairs)
+        answers = len(results)
     else:
         chat = list(first)
         sizes = meth.turn_sizes()
@@ -249,6 +253,7 @@ async def averbalize(
             raw, result = await caller.call(chat, repeat)
             candidates.extend(result.candidates)
             caller.repairs.extend(result.repairs)
+            answers += 1
             if turn + 1 < meth.turns:
                 chat = [
                     *chat,
@@ -256,7 +261,8 @@ async def averbalize(
                     {"role": "user", "content": meth.followup(sizes[turn + 1])},
                 ]
 
-    merged, merge_repairs = _merge_duplicates(candidates)
+    # One answer's candidates were already merged by the parser (same whitespace-collapsed key)
+    merged, merge_repairs = _merge_duplicates(candidates) if answers > 1 else (candidates, [])
     repairs = caller.repairs + merge_repairs
     list_method = meth.name in ("sequence", "vs_standard", "vs_cot", "vs_multi")
     if meth.k is not None and list_method and len(merged) != meth.k:
@@ -286,6 +292,27 @@ async def averbalize(
 
 
 _SPACE = re.compile(r"\s+")
+
+
+def _method(method: str | Method, k: int | None, options: dict[str, Any]) -> Method:
+    """``get_method(method, k=k, **options)``, built once per distinct name and options.
+
+    A :class:`Method` is frozen, so one instance serves every call that asks for it;
+    options that cannot be hashed (a list of template folders) are built every time.
+    """
+    if isinstance(method, str):
+        # the types are part of the key: 1 and True hash alike but are different options
+        key = tuple(sorted((name, type(value), value) for name, value in options.items()))
+        try:
+            return _cached_method(method, k, key)
+        except TypeError:  # an unhashable option value
+            pass
+    return get_method(method, k=k, **options)
+
+
+@lru_cache(maxsize=256, typed=True)
+def _cached_method(name: str, k: int | None, options: tuple[tuple[str, type, Any], ...]) -> Method:
+    return get_method(name, k=k, **{option: value for option, _, value in options})
 
 
 def _merge_duplicates(candidates: list[Candidate]) -> tuple[list[Candidate], list[Repair]]:

@@ -138,14 +138,20 @@ class LimitedModel(ModelWrapper):
         self._semaphores: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, asyncio.Semaphore
         ] = weakref.WeakKeyDictionary()
+        # the last loop's semaphore, looked up without a new weak reference on every call
+        self._last: tuple[weakref.ref[asyncio.AbstractEventLoop], asyncio.Semaphore] | None = None
 
     def _semaphore(self) -> asyncio.Semaphore | None:
         if self.concurrency is None:
             return None
         loop = asyncio.get_running_loop()
+        last = self._last
+        if last is not None and last[0]() is loop:
+            return last[1]
         semaphore = self._semaphores.get(loop)
         if semaphore is None:
             semaphore = self._semaphores[loop] = asyncio.Semaphore(self.concurrency)
+        self._last = (weakref.ref(loop), semaphore)
         return semaphore
 
     async def acomplete(self, request: Request) -> Completion:

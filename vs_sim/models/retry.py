@@ -49,6 +49,19 @@ def backoff_delay(
     return delay
 
 
+async def _within(call: Awaitable[Completion], seconds: float) -> Completion:
+    """Await ``call``, raising ``TimeoutError`` after ``seconds``.
+
+    On Python 3.11+ ``asyncio.timeout`` runs the call in the caller's task;
+    ``asyncio.wait_for`` (3.10) wraps every attempt in a new task, which costs
+    about 15 µs a call on the hot path.
+    """
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            return await call
+    return await asyncio.wait_for(call, seconds)  # pragma: no cover - Python 3.10
+
+
 def _retryable(error: ModelError) -> bool:
     if isinstance(error, (RateLimited, ModelTimeout)):
         return True
@@ -90,12 +103,13 @@ class RetryingModel(ModelWrapper):
         self.timeout = timeout
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self._prepared = False
 
     async def _attempt(self, request: Request) -> Completion:
         if self.timeout is None:
             return await self.inner.acomplete(request)
         try:
-            return await asyncio.wait_for(self.inner.acomplete(request), self.timeout)
+            return await _within(self.inner.acomplete(request), self.timeout)
         except asyncio.TimeoutError:
             raise ModelTimeout(
                 f"no answer within {self.timeout:g} s",
@@ -113,7 +127,9 @@ class RetryingModel(ModelWrapper):
             ModelError: The last error, with ``attempts`` set, once retries are spent
                 or at once when the error is not worth retrying.
         """
-        await self.aprepare()  # one-time setup is not part of any attempt's timeout
+        if not self._prepared:  # one-time setup is not part of any attempt's timeout
+            await self.aprepare()
+            self._prepared = True
         attempt = 0
         while True:
             try:
@@ -137,6 +153,8 @@ class RetryingModel(ModelWrapper):
                 attempt += 1
                 await self._sleep(delay)
                 continue
+            if not attempt:  # the common case: nothing to add, no copy
+                return completion
             return completion.model_copy(update={"retries": completion.retries + attempt})
 
     def __repr__(self) -> str:

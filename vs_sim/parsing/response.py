@@ -1,10 +1,11 @@
 """``parse_response``: raw model text → candidates, plus a record of every repair.
 
-The order of work: a fast path for well-formed JSON; otherwise remove reasoning blocks
-and code fences, then try the JSON, XML and list readers (JSON or XML first, whichever
-starts earlier in the text), then, if allowed, the whole text as one answer. The items
-found are then cleaned (outer whitespace, surrounding quotes), weighted (see
-:mod:`vs_sim.parsing.weights`), merged when duplicated, and normalized.
+The order of work: a fast path for well-formed JSON (and a faster one, in
+:mod:`vs_sim.parsing.clean_json`, for JSON that needs no repair at all); otherwise
+remove reasoning blocks and code fences, then try the JSON, XML and list readers (JSON
+or XML first, whichever starts earlier in the text), then, if allowed, the whole text
+as one answer. The items found are then cleaned (outer whitespace, surrounding quotes),
+weighted (see :mod:`vs_sim.parsing.weights`), merged when duplicated, and normalized.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..distribution import Candidate, Repair, normalize_weights
 from ..errors import ParseError
+from .clean_json import read_clean
 from .items import Extraction, RawItem
 from .json_form import items_from_value, read_json
 from .list_form import read_list
@@ -98,6 +100,9 @@ def parse_response(
         except (ValueError, RecursionError):
             pass
         else:
+            clean = read_clean(value) if expect_probabilities else None
+            if clean is not None:  # nothing to repair: skip the general reader
+                return ParseResult(candidates=clean, repairs=[], truncated=False, format="json")
             found = items_from_value(value)
             if found is not None and found.items:
                 fast = Extraction(found.items, "json", found.repairs)

@@ -22,7 +22,7 @@ _FENCE = re.compile(
     r"|md|javascript|js|plaintext)\b)?|```[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
-_QUOTE_PAIRS = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»", "„": "“"}
+QUOTE_PAIRS = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»", "„": "“"}
 _ENTITY = re.compile(r"&(lt|gt|amp|quot|apos|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6});")
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 
@@ -115,7 +115,7 @@ def strip_quotes(text: str) -> str:
     ``"Paris"`` becomes ``Paris``; ``'It's'`` and ``"A" or "B"`` are left alone.
     """
     if len(text) >= 2:
-        close = _QUOTE_PAIRS.get(text[0])
+        close = QUOTE_PAIRS.get(text[0])
         if close is not None and text[-1] == close:
             inner = text[1:-1]
             if text[0] not in inner and close not in inner:

@@ -1,0 +1,106 @@
+"""The streaming GraphML writer: networkx reads back what it would from its own writer."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vs_sim.errors import ConfigError
+from vs_sim.graph import ConversationGraph
+from vs_sim.graphml import write_graphml
+
+
+def read_back(path: Path) -> tuple[Any, Any, Any]:
+    """Everything ``networkx.read_graphml`` finds, values with their types."""
+    g = nx.read_graphml(path, force_multigraph=True)
+
+    def typed(d: dict[str, Any]) -> str:
+        return json.dumps({k: [type(v).__name__, v] for k, v in sorted(d.items())}, sort_keys=True)
+
+    nodes = sorted((n, typed(d)) for n, d in g.nodes(data=True))
+    edges = sorted((u, v, k, typed(d)) for u, v, k, d in g.edges(keys=True, data=True))
+    return nodes, edges, typed(g.graph)
+
+
+_native = st.one_of(
+    st.booleans(),
+    st.integers(min_value=-(10**20), max_value=10**20),
+    st.floats(allow_nan=False),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc"))),
+    st.sampled_from(["a & b", "<tag>", 'say "hi"', "tab\there", "two\nlines", " padded "]),
+)
+_ids = st.one_of(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=6),
+    st.sampled_from(['a"b', "x&y", "<n>", "new\nline", "t\tab"]),
+)
+_names = st.sampled_from(["text", "turn", "weight", "kind"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    nodes=st.dictionaries(_ids, st.dictionaries(_names, _native, max_size=3), min_size=1),
+    edge_data=st.dictionaries(_names, _native, max_size=3),
+    graph_data=st.dictionaries(st.sampled_from(["schema", "title"]), _native, max_size=2),
+)
+def test_networkx_reads_back_what_it_reads_from_its_own_writer(
+    nodes: dict[str, dict[str, Any]], edge_data: dict[str, Any], graph_data: dict[str, Any]
+) -> None:
+    g: nx.MultiDiGraph[str] = nx.MultiDiGraph()
+    g.graph.update(graph_data)
+    for node, data in nodes.items():
+        g.add_node(node, **data)
+    first, last = next(iter(nodes)), list(nodes)[-1]
+    g.add_edge(first, last, key="next", **edge_data)
+    g.add_edge(last, first, key="reply_to")
+    # (attributes of mixed types get one key per type, in both writers)
+    with tempfile.TemporaryDirectory() as tmp:
+        ours, theirs = Path(tmp) / "ours.graphml", Path(tmp) / "theirs.graphml"
+        write_graphml(ours, g.graph, list(g.nodes(data=True)), list(g.edges(keys=True, data=True)))
+        nx.write_graphml(g, theirs)
+        assert read_back(ours) == read_back(theirs)
+
+
+def test_values_listed_as_json_are_written_as_json_strings(tmp_path: Path) -> None:
+    path = tmp_path / "g.graphml"
+    write_graphml(
+        path,
+        {"conversations": {"c1": {"status": "completed"}}},
+        [("a", {"tags": ["x", "y"], "note": None, "turn": 3})],
+        [("a", "a", "self", {"meta": {"k": 1}})],
+        as_json={"graph": {"conversations"}, "node": {"tags", "note"}, "edge": {"meta"}},
+    )
+    g = nx.read_graphml(path, force_multigraph=True)
+    assert json.loads(g.graph["conversations"]) == {"c1": {"status": "completed"}}
+    assert json.loads(g.nodes["a"]["tags"]) == ["x", "y"] and g.nodes["a"]["note"] == "null"
+    assert g.nodes["a"]["turn"] == 3
+    assert json.loads(g.edges["a", "a", "self"]["meta"]) == {"k": 1}
+
+
+def test_a_value_graphml_cannot_hold_is_refused_with_its_name(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="node attribute 'tags'"):
+        write_graphml(tmp_path / "g.graphml", {}, [("a", {"tags": ["x"]})], [])
+
+
+def test_conversation_graph_file_reads_back_like_the_networkx_written_one(
+    tmp_path: Path,
+) -> None:
+    g = ConversationGraph()
+    g.graph.add_node(
+        "utt:c:0", type="utterance", text='He said "stop" & <left>', turn=0, probability=0.25
+    )
+    g.graph.add_node("agent:c:ana", type="agent", attributes={"age": 40}, role=None)
+    g.graph.add_edge("agent:c:ana", "utt:c:0", key="spoke", kind="spoke")
+    ours, theirs = tmp_path / "ours.graphml", tmp_path / "theirs.graphml"
+    g.to_graphml(ours)
+    nx.write_graphml(g._flat(), theirs)
+    assert read_back(ours) == read_back(theirs)
+    assert ConversationGraph.read_graphml(ours).graph.nodes["agent:c:ana"]["attributes"] == {
+        "age": 40
+    }
