@@ -167,3 +167,38 @@ def test_invalid_scenarios_give_one_clear_error_and_exit_code_2(
     assert lines[0].startswith(f"error: {path}:")
     assert re.search(pattern, lines[0]), lines[0]
     assert not (tmp_path / "run").exists()
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port  # closed again: nothing listens there now
+
+
+def test_a_run_that_fails_at_once_prints_the_error_then_where_the_run_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api_base = f"http://127.0.0.1:{closed_port()}/v1"
+    scenario = {
+        "name": "nowhere",
+        "task": "survey",
+        "n": 3,
+        "population": "us_adults",
+        "model": {"name": "openai/x", "api_base": api_base},
+        "survey": {"questionnaire": str(DATA / "opinion_questions.yaml"), "questions": ["ai_jobs"]},
+        "outputs": {"report": "none"},
+    }
+    path = tmp_path / "nowhere.yaml"
+    path.write_text(json.dumps(scenario), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out)]) == 2  # not --quiet
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("error:") and api_base in lines[0]
+    assert lines[1] == f"the partial run is in {out}; continue it with: vs-sim run --resume {out}"
+    assert (out / "events.jsonl").is_file()
+    assert main(["run", str(path), "--out", str(tmp_path / "quiet"), "--quiet"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1  # --quiet: the error alone

@@ -23,7 +23,7 @@ import pytest
 
 from vs_sim.agents import Agent
 from vs_sim.conversation import Conversation, Termination
-from vs_sim.errors import ModelUnreachable, ProviderError
+from vs_sim.errors import ModelNotConfigured, ModelUnreachable, ProviderError
 from vs_sim.events import (
     Answer,
     ConversationEnded,
@@ -361,6 +361,7 @@ def test_an_unreachable_model_stops_the_run_and_a_resume_finishes_it(tmp_path: P
 def test_only_failures_no_unit_can_get_past_stop_the_run() -> None:
     assert stops_the_run(ModelUnreachable("refused"))
     assert stops_the_run(ProviderError("HTTP 401: bad key", status=401))
+    assert stops_the_run(ModelNotConfigured("Missing API key"))
     assert not stops_the_run(ProviderError("HTTP 500", status=500))
     assert not stops_the_run(ProviderError("HTTP 400: too long", status=400))
     assert not stops_the_run(ValueError("a bug in one unit"))
@@ -445,3 +446,24 @@ def test_units_wait_their_turn_without_a_task_each(tmp_path: Path) -> None:
     )
     assert done.completed == 500
     assert max(seen) <= 4 + 2  # the workers, the run itself and its gather: not one per unit
+
+
+def test_a_hosted_model_without_its_key_stops_the_run_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # litellm reports a missing key before any request; every unit would fail the same way
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
+    out = vs_sim_cli(
+        "run",
+        "quickstart",
+        "--model",
+        "anthropic/claude-3-5-haiku-20241022",
+        "--quiet",
+        "--out",
+        str(tmp_path / "run"),
+        cwd=tmp_path,
+    )
+    assert out.returncode == 2, out.stderr
+    assert "cannot be called as configured" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -136,3 +136,20 @@ def test_a_round_cut_short_is_finished_without_redoing_its_turns(tmp_path: Path)
     calls = Counter(e.turn for e in read_events(log) if isinstance(e, ModelCall))
     assert calls[0] == calls[1] == 1  # the two turns already logged were not asked again
     assert sum(calls.values()) == 8
+
+
+def test_a_log_being_written_cannot_be_opened_by_another_writer(tmp_path: Path) -> None:
+    from vs_sim.errors import ConfigError
+    from vs_sim.events import EventLog
+
+    path = tmp_path / "events.jsonl"
+    with EventLog(path):
+        code = (
+            "from vs_sim.events import EventLog\nfrom vs_sim.errors import ConfigError\n"
+            f"try:\n    EventLog({str(path)!r})\nexcept ConfigError as e:\n    print(e)\n"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert "another process is writing this run's log" in out.stdout
+        with pytest.raises(ConfigError, match="another process"):
+            EventLog(path)  # a second writer in this process is refused too
+    EventLog(path).close()  # once closed, the log can be opened again (resume)

@@ -391,3 +391,71 @@ def test_dry_run_projects_the_cost_of_a_hosted_model(
     fake.cost_per_token = unknown  # type: ignore[attr-defined]
     quiet = run_scenario(QUICKSTART, model="openai/mystery", dry_run=True, progress=False)
     assert not any("projected cost" in note for note in quiet.notes)
+
+
+def test_no_cost_projection_for_a_local_server_or_the_offline_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import types
+
+    asked: list[str] = []
+
+    def cost_per_token(*, model: str, prompt_tokens: int, completion_tokens: int) -> Any:
+        asked.append(model)
+        return 1.0, 1.0
+
+    fake = types.ModuleType("litellm")
+    fake.cost_per_token = cost_per_token  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "litellm", fake)
+    local = tmp_path / "local.yaml"
+    questionnaire = ROOT / "scenarios" / "data" / "opinion_questions.yaml"
+    local.write_text(
+        json.dumps(
+            {
+                "name": "local",
+                "task": "survey",
+                "n": 3,
+                "population": "us_adults",
+                "model": {"name": "openai/gpt-4o-mini", "api_base": "http://127.0.0.1:9/v1"},
+                "survey": {"questionnaire": str(questionnaire), "questions": ["ai_jobs"]},
+            }
+        ),
+        encoding="utf-8",
+    )
+    served = run_scenario(local, dry_run=True, progress=False)
+    offline = run_scenario(QUICKSTART, dry_run=True, progress=False)
+    assert asked == []  # litellm's price table was never consulted
+    assert not any("projected cost" in n for n in (*served.notes, *offline.notes))
+    hosted = run_scenario(QUICKSTART, model="openai/gpt-4o-mini", dry_run=True, progress=False)
+    assert asked == ["openai/gpt-4o-mini"]
+    assert any("projected cost" in note for note in hosted.notes)
+
+
+def test_a_stopped_sessions_skipped_units_are_the_completed_ones(tmp_path: Path) -> None:
+    from vs_sim.events import ConversationStarted, RunStarted, write_events
+    from vs_sim.scenario_run import _session_result
+
+    log = tmp_path / "events.jsonl"
+    first_session = [
+        RunStarted(run_id="r", seed=1),
+        ConversationStarted(conversation_id="a"),
+        ConversationEnded(conversation_id="a", reason="done"),
+        ConversationStarted(conversation_id="b"),
+        ConversationEnded(conversation_id="b", reason="error", status="failed", error="429"),
+        ConversationStarted(conversation_id="c"),
+        ConversationEnded(conversation_id="c", reason="error", status="failed", error="500"),
+        ConversationEnded(conversation_id="c", reason="done"),  # retried and completed
+        RunEnded(run_id="r", status="interrupted"),
+    ]
+    write_events(log, first_session)
+    write_events(
+        log,
+        [
+            RunStarted(run_id="r", seed=1),
+            ConversationEnded(conversation_id="b", reason="done"),  # this session retried b
+            RunEnded(run_id="r", status="interrupted"),
+        ],
+    )
+    result = _session_result(log, len(first_session), elapsed=1.0)
+    assert (result.skipped, result.completed, result.failed) == (2, 1, 0)  # a and c; then b

@@ -240,6 +240,24 @@ def redact(value: Any) -> Any:
     return value
 
 
+def _lock_exclusively(file: IO[bytes], path: Path) -> None:
+    """Hold an exclusive lock on the open log until it is closed, so a second process (a
+    ``--resume`` started while the run still goes on) cannot write into it and pay for the
+    same calls twice. Where the OS has no ``flock`` (Windows), nothing is locked."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return
+    try:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        file.close()
+        raise ConfigError(
+            "another process is writing this run's log; let it finish (or stop it) first",
+            where=str(path),
+        ) from None
+
+
 class EventLog:
     """Appends events to a JSONL file, one line per event, each flushed before anything else
     can happen.
@@ -260,6 +278,7 @@ class EventLog:
         self._lock = threading.Lock()
         self._flush_on: asyncio.AbstractEventLoop | None = None  # a flush is scheduled there
         self._file: IO[bytes] | None = open(self.path, "ab")  # noqa: SIM115
+        _lock_exclusively(self._file, self.path)
         # A torn last line from a killed run would glue onto our first line: start a fresh one.
         if self.path.stat().st_size > 0:
             with open(self.path, "rb") as f:

@@ -3,105 +3,78 @@
 ``events.jsonl`` and ``scenario.yaml`` are written while a scenario runs; everything here
 is a view of the log, written at the end and rewritten after a resume:
 
-- ``graph.graphml`` and ``graph.json`` (node-link) — :class:`~vs_sim.graph.ConversationGraph`;
 - ``tables/*.csv`` — personas, answers or utterances, candidates, choices, calls,
   conversations (the rows of :mod:`vs_sim.analysis.rows`), plus survey shares and the
   reference comparison;
 - ``summary.json`` — counts, calls, cache hits, tokens, cost, time, the synthetic flag and
   the task's own results (survey comparison metrics, donation statistics, ...);
+- ``graph.graphml`` and ``graph.json`` (node-link) — :class:`~vs_sim.graph.ConversationGraph`,
+  see :data:`GRAPH_AUTO_LIMIT`;
 - ``report.md``, and ``report.html`` (:func:`vs_sim.report.write_report`) when asked for
   and pandas and matplotlib are installed.
 
-CSV cells holding lists or dicts are JSON text. No pandas is needed to write any of it.
+Memory stays flat however big the run: the log is read once, as a stream, and every table
+row is written as soon as it is final (:class:`~vs_sim.analysis.stream.TableStream`); what
+is kept are counts and shares per question and group
+(:class:`~vs_sim.analysis.survey_tally.SurveyTally`) and what the report shows
+(:class:`~vs_sim.analysis.digest.RunDigest`). No pandas is needed to write any of it.
 """
 
 from __future__ import annotations
 
-import csv
 import json
-import math
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .analysis import rows as R
+from .analysis.digest import DigestSinks, RunDigest, Tee
+from .analysis.rows import TABLE_COLUMNS
+from .analysis.shares import ShareTally
+from .analysis.sinks import CsvSink, RowSink, json_safe, write_csv
+from .analysis.stream import TABLES, TableStream
+from .analysis.survey_tally import SurveyTally
 from .errors import ConfigError
-from .events import Event, read_events
+from .events import read_events
 
 if TYPE_CHECKING:
     from .scenario_build import Prepared
+
+__all__ = [
+    "GRAPH_AUTO_LIMIT",
+    "LOG_NAME",
+    "SYNTHETIC_NOTE",
+    "TABLES",
+    "json_safe",
+    "write_csv",
+    "write_outputs",
+    "write_reference",
+]
 
 LOG_NAME = "events.jsonl"
 SYNTHETIC_NOTE = (
     "SYNTHETIC: no language model was used. This run's text comes from the offline model "
     "(offline/demo), which makes up plausible-looking answers; do not draw conclusions from it."
 )
-TABLES: tuple[str, ...] = (
-    "personas",
-    "answers",
-    "utterances",
-    "candidates",
-    "choices",
-    "calls",
-    "conversations",
-)
-_BUILDERS = {
-    "personas": R.persona_rows,
-    "answers": R.answer_rows,
-    "utterances": R.utterance_rows,
-    "candidates": R.candidate_rows,
-    "choices": R.choice_rows,
-    "calls": R.call_rows,
-    "conversations": R.conversation_rows,
-}
+GRAPH_AUTO_LIMIT = 20_000
+"""``outputs.graph: auto`` writes the graph when the run has at most this many utterances
+and answers together. Past that the graph costs more memory and time than the run itself
+(every node is held, and the GraphML written, at once) and adds nothing the tables lack: a
+survey's graph is its respondents, a conversation graph that large cannot be drawn.
+``summary.json`` says how to build it anyway (``outputs.graph: true``, or
+``ConversationGraph.from_log``)."""
+MAYBE_EMPTY: frozenset[str] = frozenset({"answers", "utterances", "candidates", "choices"})
+"""Tables not written at all when they have no row (the others get their header)."""
 
 
-def json_safe(value: Any) -> Any:
-    """``value`` with tuples as lists and NaN/inf as ``None`` (strict JSON)."""
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item") and callable(value.item):  # numpy scalars
-        return json_safe(value.item())
-    return value
+@dataclass(frozen=True)
+class LogViews:
+    """What one pass over the log gave: the report's figures and the survey's tallies."""
 
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, Mapping | list | tuple):
-        return json.dumps(json_safe(value), ensure_ascii=False)
-    if value is None:
-        return ""
-    return value
-
-
-def write_csv(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] = ()) -> None:
-    """Rows as CSV with ``columns`` first, then any other keys in first-seen order."""
-    header = list(columns)
-    header += [k for k in dict.fromkeys(k for row in rows for k in row) if k not in header]
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow([_cell(row.get(c)) for c in header])
-
-
-def write_tables(folder: Path, events: Sequence[Event]) -> list[Path]:
-    """Every table with rows in it, as ``folder/tables/<name>.csv``."""
-    out_dir = folder / "tables"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name in TABLES:
-        rows = _BUILDERS[name](events)
-        if not rows and name in ("answers", "utterances", "candidates", "choices"):
-            continue
-        path = out_dir / f"{name}.csv"
-        write_csv(path, rows, R.TABLE_COLUMNS[name])
-        written.append(path)
-    return written
+    digest: RunDigest
+    survey: SurveyTally | None
+    shares: dict[str | None, ShareTally]
 
 
 def write_reference(folder: Path, prepared: Prepared) -> Path | None:
@@ -139,41 +112,76 @@ def write_reference(folder: Path, prepared: Prepared) -> Path | None:
     return path
 
 
-def write_graph(folder: Path, events: Sequence[Event]) -> None:
-    """``graph.graphml`` and ``graph.json`` (node-link) of the conversation graph."""
-    from .graph import ConversationGraph
+# -- the one pass over the log --------------------------------------------------------------
 
-    graph = ConversationGraph.from_events(events)
-    graph.to_graphml(folder / "graph.graphml")
-    graph.to_node_link(folder / "graph.json")
+
+def _survey_tally(prepared: Prepared) -> SurveyTally | None:
+    questionnaire, section = prepared.questionnaire, prepared.scenario.survey
+    if prepared.scenario.task != "survey" or questionnaire is None or section is None:
+        return None
+    reference = prepared.reference
+    by = [*section.by, *(reference.group_attributes if reference is not None else [])]
+    return SurveyTally(questionnaire, by=by)
+
+
+def read_log(prepared: Prepared, folder: Path, *, tables: bool) -> LogViews:
+    """Read the log once: write ``tables/*.csv`` (when ``tables``) as rows come, and keep
+    the report's figures and the survey's tallies.
+
+    Raises:
+        OSError: A table cannot be written (the older tables, if any, stay as they were).
+    """
+    digest = DigestSinks(transcripts=2, turns=40)
+    survey = _survey_tally(prepared)
+    shares: dict[str | None, ShareTally] = {}
+    if survey is not None and prepared.survey is not None:  # what report.html will show
+        by = prepared.scenario.survey.by if prepared.scenario.survey else []
+        shares = {b: ShareTally(b, prepared.survey.questionnaire) for b in [None, *by]}
+    with ExitStack() as stack:
+        sinks: dict[str, RowSink] = dict(digest.sinks())
+        sinks["answers"] = Tee(sinks["answers"], *shares.values())
+        if tables:
+            out_dir = folder / "tables"
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for name in TABLES:
+                csv_sink = stack.enter_context(
+                    CsvSink(
+                        out_dir / f"{name}.csv",
+                        TABLE_COLUMNS[name],
+                        keep_empty=name not in MAYBE_EMPTY,
+                    )
+                )
+                sinks[name] = Tee(sinks[name], csv_sink) if name in sinks else csv_sink
+        stream = TableStream(sinks)
+        for event in read_events(folder / LOG_NAME):
+            stream.feed(event)
+            digest.observe(event)
+            if survey is not None:
+                survey.feed(event)
+        stream.close()
+    return LogViews(digest.digest(stream), survey, shares)
 
 
 # -- the task's own results -----------------------------------------------------------------
 
 
-def survey_results(
-    prepared: Prepared, events: Sequence[Event], folder: Path | None
-) -> dict[str, Any]:
+def survey_results(prepared: Prepared, tally: SurveyTally, folder: Path | None) -> dict[str, Any]:
     """Per-question counts and, with a reference file, the comparison metrics."""
-    from .tasks.survey_analysis import load_answers, summarize
-    from .tasks.survey_reference import compare_to_reference
-
     questionnaire = prepared.questionnaire
     section = prepared.scenario.survey
     assert questionnaire is not None and section is not None
-    answers = load_answers(events)
-    summary = summarize(answers, questionnaire, by=list(section.by) or None)
+    summary = tally.summary(list(section.by))
     out: dict[str, Any] = {
         "questions": len(questionnaire.questions),
-        "respondents": len(answers.respondents()),
-        "answers": len(answers),
+        "respondents": tally.respondents,
+        "answers": tally.answers,
         "mode": prepared.survey.mode if prepared.survey else questionnaire.mode,
         "method": section.method,
     }
     if folder is not None:
         write_csv(folder / "tables" / "shares.csv", summary.rows())
     if prepared.reference is not None:
-        comparison = compare_to_reference(answers, prepared.reference, questionnaire)
+        comparison = tally.compare(prepared.reference)
         out["reference"] = {
             "file": section.reference,
             "means": comparison.means(),
@@ -185,14 +193,12 @@ def survey_results(
     return out
 
 
-def conversation_results(events: Sequence[Event]) -> dict[str, Any]:
+def conversation_results(digest: RunDigest) -> dict[str, Any]:
     """End reasons and utterances per conversation."""
-    rows = R.conversation_rows(events)
-    reasons = Counter(str(r["reason"]) for r in rows if r["reason"] is not None)
-    counts = [r["utterances"] for r in rows]
+    count = digest.summary["conversations"]
     return {
-        "end_reasons": dict(sorted(reasons.items())),
-        "utterances_per_conversation": (sum(counts) / len(counts)) if counts else None,
+        "end_reasons": dict(digest.end_reasons),
+        "utterances_per_conversation": digest.summary["utterances"] / count if count else None,
     }
 
 
@@ -207,20 +213,21 @@ def plugin_report(prepared: Prepared, log_path: Path) -> Any:
     return getattr(module, f"{task}_report")(log_path)
 
 
-# -- summary.json and reports ---------------------------------------------------------------
+# -- summary.json, the graph and the reports ------------------------------------------------
 
 
 def build_summary(
     prepared: Prepared,
-    events: Sequence[Event],
+    views: LogViews,
     *,
     folder: Path,
     elapsed: float,
     extra: Mapping[str, Any] | None = None,
+    tables: bool = True,
 ) -> tuple[dict[str, Any], Any]:
     """``summary.json``'s content, and the task plugin's report (``None`` for the others)."""
     s = prepared.scenario
-    summary: dict[str, Any] = {"scenario": s.name, **R.run_summary(events)}
+    summary: dict[str, Any] = {"scenario": s.name, **views.digest.summary}
     summary["task"] = s.task
     summary["elapsed"] = round(elapsed, 3)
     summary["synthetic"] = bool(summary.get("synthetic"))
@@ -229,13 +236,46 @@ def build_summary(
     summary.update(extra or {})
     report = None
     if s.task == "survey":
-        summary["survey"] = survey_results(prepared, events, folder)
+        assert views.survey is not None
+        summary["survey"] = survey_results(prepared, views.survey, folder if tables else None)
     elif s.task == "conversation":
-        summary["conversation"] = conversation_results(events)
+        summary["conversation"] = conversation_results(views.digest)
     else:
         report = plugin_report(prepared, folder / LOG_NAME)
         summary[s.task] = report.to_dict()
     return json_safe(summary), report
+
+
+def graph_size(summary: Mapping[str, Any]) -> int:
+    """What ``outputs.graph: auto`` weighs: the run's utterances and answers together."""
+    return int(summary.get("utterances") or 0) + int(summary.get("answers") or 0)
+
+
+def wants_graph(setting: bool | str, summary: Mapping[str, Any]) -> bool:
+    """Whether ``outputs.graph`` (``true``, ``false`` or ``auto``) writes this run's graph."""
+    if isinstance(setting, bool):
+        return setting
+    return graph_size(summary) <= GRAPH_AUTO_LIMIT
+
+
+def graph_note(summary: Mapping[str, Any], log: Path) -> str:
+    """``summary.json``'s note on a graph ``auto`` did not write: why, and how to have it."""
+    return (
+        f"graph.graphml and graph.json not written: the run has {graph_size(summary):,} "
+        f"utterances and answers, more than the {GRAPH_AUTO_LIMIT:,} outputs.graph: auto "
+        "writes a graph for (it would take more memory and time than the run, and the tables "
+        "hold the same). To have it: set outputs.graph: true and resume the run, or in "
+        f"Python: vs_sim.ConversationGraph.from_log({str(log)!r}).to_graphml('graph.graphml')"
+    )
+
+
+def write_graph(folder: Path) -> None:
+    """``graph.graphml`` and ``graph.json`` (node-link) of the conversation graph."""
+    from .graph import ConversationGraph
+
+    graph = ConversationGraph.from_log(folder / LOG_NAME)
+    graph.to_graphml(folder / "graph.graphml")
+    graph.to_node_link(folder / "graph.json")
 
 
 def _fmt(value: Any) -> str:
@@ -247,7 +287,7 @@ def _fmt(value: Any) -> str:
 
 
 def markdown_report(
-    prepared: Prepared, summary: Mapping[str, Any], events: Sequence[Event], plugin: Any
+    prepared: Prepared, summary: Mapping[str, Any], digest: RunDigest, plugin: Any
 ) -> str:
     """A plain Markdown report: summary, the task's results, a sample transcript."""
     s = prepared.scenario
@@ -284,39 +324,51 @@ def markdown_report(
     lines.append("")
     survey = summary.get("survey")
     if isinstance(survey, Mapping) and isinstance(survey.get("reference"), Mapping):
-        ref = survey["reference"]
-        lines += [f"## Comparison with {ref.get('file')}", ""]
-        lines += ["| metric | drawn answers | verbalized (soft) |", "|---|---|---|"]
-        means = ref.get("means") or {}
-        for metric in ("representativeness", "total_variation", "jensen_shannon"):
-            lines.append(
-                f"| {metric} | {_fmt(means.get(metric + '_sampled'))} "
-                f"| {_fmt(means.get(metric + '_soft'))} |"
-            )
-        lines += ["", "| question | group | n | representativeness | total variation |"]
-        lines.append("|---|---|---|---|---|")
-        for row in ref.get("questions") or []:
-            group = (
-                f"{row['group_attribute']}={row['group_value']}" if row["group_attribute"] else ""
-            )
-            lines.append(
-                f"| {row['question_id']} | {group} | {row['n']} "
-                f"| {_fmt(row['representativeness_sampled'])} "
-                f"| {_fmt(row['total_variation_sampled'])} |"
-            )
-        lines += ["", *(f"- {note}" for note in ref.get("notes") or []), ""]
+        lines += _comparison_lines(survey["reference"])
     if plugin is not None and callable(getattr(plugin, "to_markdown", None)):
         lines += [str(plugin.to_markdown()).strip(), ""]
-    transcript = [r for r in R.utterance_rows(events)]
-    if transcript:
-        first = transcript[0]["conversation_id"]
+    if digest.transcripts:
+        first, rows = next(iter(digest.transcripts.items()))
         lines += [f"## Transcript of {first}", ""]
-        for row in [r for r in transcript if r["conversation_id"] == first][:40]:
+        for row in rows[:40]:
             text = str(row["text"]).replace("\n", " ")
             lines.append(f"- **{row['name'] or row['speaker']}**: {text}")
         lines.append("")
-    lines.append(f"Event log: `{LOG_NAME}`; tables in `tables/`; graph in `graph.graphml`.")
+    graph = "graph in `graph.graphml`" if "graph_note" not in summary else "no graph (see summary)"
+    lines.append(f"Event log: `{LOG_NAME}`; tables in `tables/`; {graph}.")
     return "\n".join(lines) + "\n"
+
+
+def _comparison_lines(ref: Mapping[str, Any]) -> list[str]:
+    lines = [f"## Comparison with {ref.get('file')}", ""]
+    lines += ["| metric | drawn answers | verbalized (soft) |", "|---|---|---|"]
+    means = ref.get("means") or {}
+    for metric in ("representativeness", "total_variation", "jensen_shannon"):
+        lines.append(
+            f"| {metric} | {_fmt(means.get(metric + '_sampled'))} "
+            f"| {_fmt(means.get(metric + '_soft'))} |"
+        )
+    lines += ["", "| question | group | n | representativeness | total variation |"]
+    lines.append("|---|---|---|---|---|")
+    for row in ref.get("questions") or []:
+        group = f"{row['group_attribute']}={row['group_value']}" if row["group_attribute"] else ""
+        lines.append(
+            f"| {row['question_id']} | {group} | {row['n']} "
+            f"| {_fmt(row['representativeness_sampled'])} "
+            f"| {_fmt(row['total_variation_sampled'])} |"
+        )
+    return [*lines, "", *(f"- {note}" for note in ref.get("notes") or []), ""]
+
+
+@contextmanager
+def _writing(folder: Path) -> Iterator[None]:
+    """An OSError while writing the run's files, as a ConfigError naming the file."""
+    try:
+        yield
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the run's files: {exc.strerror}", where=str(exc.filename or folder)
+        ) from None
 
 
 def write_outputs(
@@ -331,39 +383,45 @@ def write_outputs(
     Raises:
         ConfigError: A file cannot be written (naming it).
     """
-    log_path = folder / LOG_NAME
-    events = list(read_events(log_path))
     outputs = prepared.scenario.outputs
     notes: list[str] = []
-    try:
-        if outputs.tables:
-            write_tables(folder, events)
+    with _writing(folder):
+        views = read_log(prepared, folder, tables=outputs.tables)
         summary, plugin = build_summary(
-            prepared, events, folder=folder, elapsed=elapsed, extra=extra
+            prepared, views, folder=folder, elapsed=elapsed, extra=extra, tables=outputs.tables
         )
-        if outputs.graph:
-            write_graph(folder, events)
+        if wants_graph(outputs.graph, summary):
+            write_graph(folder)
+        elif outputs.graph == "auto":
+            summary["graph_note"] = graph_note(summary, folder / LOG_NAME)
+            notes.append(
+                f"no graph.graphml: {graph_size(summary):,} utterances and answers are more "
+                f"than outputs.graph: auto writes one for ({GRAPH_AUTO_LIMIT:,}); summary.json "
+                "says how to build it"
+            )
+            for stale in ("graph.graphml", "graph.json"):  # they would not match the log
+                (folder / stale).unlink(missing_ok=True)
         (folder / "summary.json").write_text(
             json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
         if outputs.report != "none":
-            text = markdown_report(prepared, summary, events, plugin)
+            text = markdown_report(prepared, summary, views.digest, plugin)
             (folder / "report.md").write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot write the run's files: {exc.strerror}", where=str(exc.filename or folder)
-        ) from None
     if outputs.report == "html":
-        notes.extend(_html_report(prepared, folder))
+        notes.extend(_html_report(prepared, folder, views))
     return summary, notes
 
 
-def _html_report(prepared: Prepared, folder: Path) -> list[str]:
+def _html_report(prepared: Prepared, folder: Path, views: LogViews) -> list[str]:
+    """``report.html``, from the figures the pass gathered (the log is not read again)."""
+    from .analysis import Run
+
     section = prepared.scenario.survey
+    run = Run(folder / LOG_NAME, digest=views.digest, shares=views.shares, survey=views.survey)
     try:
         from .report import write_report
 
-        write_report(folder, reference=prepared.reference, by=list(section.by) if section else [])
+        write_report(run, reference=prepared.reference, by=list(section.by) if section else [])
     except ImportError as exc:  # MissingDependency: pandas or matplotlib not installed
         return [f"report.html skipped ({exc}); report.md has the summary"]
     return []

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
-from .errors import ConfigError, ModelUnreachable, ProviderError
+from .errors import ConfigError, ModelNotConfigured, ModelUnreachable, ProviderError
 from .events import (
     ConversationEnded,
     Event,
@@ -289,10 +289,11 @@ def _freeze_setup() -> bool:
 def stops_the_run(error: BaseException) -> bool:
     """Whether ``error`` would fail every unit alike, so the run should stop at once.
 
-    Nothing listening at the model's address, or the provider refusing the credentials
-    (401/403), cannot be fixed by going on; a rate limit, a timeout or one bad answer can.
+    Nothing listening at the model's address, an unknown host, missing or refused
+    credentials, an unknown model (see :class:`~vs_sim.errors.ModelNotConfigured`) cannot be
+    fixed by going on; a rate limit, a timeout or one bad answer can.
     """
-    if isinstance(error, ModelUnreachable):
+    if isinstance(error, ModelUnreachable | ModelNotConfigured):
         return True
     return isinstance(error, ProviderError) and error.status in (401, 403)
 

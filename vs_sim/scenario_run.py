@@ -199,8 +199,11 @@ def _prior(log_path: Path) -> tuple[int, float, float]:
 
     if not log_path.is_file():
         return 0, 0.0, 0.0
-    events = list(read_events(log_path))
-    spent = sum((e.cost or 0.0) for e in events if isinstance(e, ModelCall) and not e.cached)
+    count, spent = 0, 0.0
+    for event in read_events(log_path):
+        count += 1
+        if isinstance(event, ModelCall) and not event.cached:
+            spent += event.cost or 0.0
     elapsed = 0.0
     summary = log_path.parent / "summary.json"
     if summary.is_file():
@@ -208,7 +211,7 @@ def _prior(log_path: Path) -> tuple[int, float, float]:
             elapsed = float(json.loads(summary.read_text(encoding="utf-8")).get("elapsed") or 0)
         except (ValueError, AttributeError):
             elapsed = 0.0
-    return len(events), spent, elapsed
+    return count, spent, elapsed
 
 
 def run_scenario(
@@ -223,6 +226,7 @@ def run_scenario(
     resume: str | os.PathLike[str] | None = None,
     dry_run: bool = False,
     progress: bool = True,
+    on_folder: Callable[[Path], object] | None = None,
 ) -> ScenarioRun:
     """Run a scenario end to end (what ``vs-sim run`` does), or preview its prompts.
 
@@ -239,6 +243,8 @@ def run_scenario(
         dry_run: Only render the first persona's prompts (no folder, no model call).
         progress: Show the live progress bar and print notes (projected cost, synthetic
             text) on stderr.
+        on_folder: Called with the run folder once it holds the scenario, before the run
+            starts (so a caller can say where a failed or interrupted run is).
 
     Raises:
         ScenarioError: The scenario (or an override) is invalid, naming file, line and field.
@@ -259,7 +265,9 @@ def run_scenario(
     notes: list[str] = []
     spec = scenario.model_spec
     previews = tuple(preview_prompts(prepared))  # persona problems fail here, before any call
-    if isinstance(model, str | None) and not spec.offline:
+    if isinstance(model, str | None) and not spec.offline and spec.api_base is None:
+        # Hosted models only: litellm's price table takes seconds to import, and a local
+        # server (api_base) has no list price to project from.
         prompt, answer = projected_tokens(prepared, previews)
         cost = projected_cost(spec.name, prompt, answer)
         if cost is not None:
@@ -297,12 +305,15 @@ def run_scenario(
             if callable(close):
                 close()
         raise
+    if on_folder is not None:
+        on_folder(folder)
     if pool.run.name.startswith("offline/"):
         _say(progress, notes, SYNTHETIC_NOTE)
-    _say(progress, notes, f"run folder: {folder}")
+    notes.append(f"run folder: {folder}")  # printed with the results (or with an error)
     started = time.perf_counter()
     result, stopped = run_sync(_arun(prepared, units, pool, budget, log_path, resume, progress))
     elapsed = time.perf_counter() - started
+    del units  # the personas: the derived files need only the log
     if result is None:
         result = _session_result(log_path, start_index, elapsed)
     if stopped is not None:
@@ -403,21 +414,29 @@ def _sessions(log_path: Path) -> int:
 
 
 def _session_result(log_path: Path, start: int, elapsed: float) -> RunResult:
-    """The runner's figures for this session, read from the log (a run stopped early)."""
+    """The runner's figures for this session, read from the log (a run stopped early).
+
+    ``skipped`` counts the units this session did not run: those whose last
+    ``conversation_ended`` before it says ``completed`` (a resume retries failed ones).
+    """
     from .runner import RunResult, RunStats
 
-    events = list(read_events(log_path))
     stats = RunStats()
-    for event in events[start:]:
-        stats.observe(event)
-    started = next((e for e in events if isinstance(e, RunStarted)), None)
-    ended_before = {e.conversation_id for e in events[:start] if isinstance(e, ConversationEnded)}
+    started: RunStarted | None = None
+    before: dict[str, str] = {}  # each unit's last status before this session
+    for index, event in enumerate(read_events(log_path)):
+        if started is None and isinstance(event, RunStarted):
+            started = event
+        if index >= start:
+            stats.observe(event)
+        elif isinstance(event, ConversationEnded):
+            before[event.conversation_id] = event.status
     return RunResult(
         log_path=log_path,
         run_id=started.run_id if started else "",
         completed=stats.completed,
         failed=stats.failed,
-        skipped=len(ended_before),
+        skipped=sum(status == "completed" for status in before.values()),
         turns=stats.turns,
         calls=stats.calls,
         cache_hits=stats.cache_hits,

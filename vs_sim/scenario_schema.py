@@ -163,7 +163,10 @@ class OutputsSpec(BaseModel):
     Attributes:
         folder: Where run folders go (``runs/<name>-<time>``); unlike the other paths, this
             one is relative to the current folder, since runs are outputs, not inputs.
-        graph: Write ``graph.graphml`` and ``graph.json``.
+        graph: Write ``graph.graphml`` and ``graph.json``: ``auto`` (the default) when the
+            run has at most 20,000 utterances and answers (a bigger graph is slow to write
+            and to open, and holds nothing the tables do not; ``summary.json`` then says how
+            to build it), ``true`` always, ``false`` never.
         tables: Write ``tables/*.csv``.
         report: ``html`` (``report.html``, with ``report.md``), ``markdown`` (``report.md``)
             or ``none``.
@@ -172,9 +175,16 @@ class OutputsSpec(BaseModel):
     model_config = _FROZEN
 
     folder: str = "runs"
-    graph: bool = True
+    graph: bool | Literal["auto"] = "auto"
     tables: bool = True
     report: Literal["html", "markdown", "none"] = "html"
+
+    @field_validator("graph", mode="before")
+    @classmethod
+    def _auto_or_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool) or value == "auto":
+            return value
+        raise ValueError(f"expected auto, true or false, got {value!r}")
 
 
 class Scenario(BaseModel):

@@ -1,8 +1,13 @@
-"""A finished (or running) run opened for analysis: its log read once, its tables as DataFrames.
+"""A finished (or running) run opened for analysis: its tables as DataFrames, its figures.
 
 :func:`open_run` takes a run folder or an ``events.jsonl`` file. Every table is rebuilt from
 the event log (the truth); ``summary.json`` and ``scenario.yaml`` only add what the log does
 not hold. pandas is imported when a table is first asked for, never at import time.
+
+Memory follows what is asked for, not the log's size: a table is built by streaming the log
+(only that table is kept), and :meth:`Run.summary`, :meth:`Run.shares`, :meth:`Run.digest`
+(what reports show) keep only counts. :attr:`Run.events` loads every event, for those who
+want them; once loaded, tables are built from them instead of the file.
 """
 
 from __future__ import annotations
@@ -10,14 +15,16 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, MissingDependency
 from ..events import Event, RunStarted, read_events
 from . import rows as R
-from .shares import share_rows
+from .digest import DONATION_PREFIX, RunDigest
+from .shares import ShareTally
+from .stream import TableStream
 
 if TYPE_CHECKING:
     import numpy as np
@@ -26,11 +33,10 @@ if TYPE_CHECKING:
 
     from ..graph import ConversationGraph
     from ..tasks.questionnaire import Questionnaire
-    from ..tasks.survey_reference import Reference
+    from ..tasks.survey_reference import Reference, ReferenceComparison
+    from .survey_tally import SurveyTally
 
 LOG_NAME = "events.jsonl"
-DONATION_PREFIX = "donation"
-"""Answers to questions whose id starts with this are read as donations (dollars)."""
 
 
 def require_pandas(feature: str = "vs_sim.analysis tables") -> Any:
@@ -62,8 +68,17 @@ def open_run(path: str | os.PathLike[str]) -> Run:
 class Run:
     """A run's event log with tables, shares, its graph and its summary.
 
-    The log is parsed once, on first use, and every table is cached; the DataFrame
-    methods return copies, so changing one does not change the next.
+    Each table is read from the log when first asked for and cached; the DataFrame
+    methods return copies, so changing one does not change the next. Given ``columns``,
+    a table method returns only those (read from the cached table, else streamed from the
+    log and not kept): the way to look at a big run's tables without holding them.
+
+    Args:
+        log_path: The ``events.jsonl`` file.
+        events: Its events, already read (then the file is not read again).
+        digest: Its :meth:`digest`, already gathered.
+        shares: Answer shares already tallied from it, by ``by`` (``None``: overall).
+        survey: A survey tally of it, for :meth:`reference_comparison` by its ``by``.
 
     Attributes:
         log_path: The ``events.jsonl`` file.
@@ -71,7 +86,13 @@ class Run:
     """
 
     def __init__(
-        self, log_path: str | os.PathLike[str], *, events: Sequence[Event] | None = None
+        self,
+        log_path: str | os.PathLike[str],
+        *,
+        events: Sequence[Event] | None = None,
+        digest: RunDigest | None = None,
+        shares: Mapping[str | None, ShareTally] | None = None,
+        survey: SurveyTally | None = None,
     ) -> None:
         self.log_path = Path(log_path)
         self.folder = self.log_path.parent
@@ -79,6 +100,10 @@ class Run:
         self._rows: dict[str, list[R.Row]] = {}
         self._frames: dict[str, Any] = {}
         self._graph: ConversationGraph | None = None
+        self._digest = digest
+        self._started: tuple[RunStarted | None] | None = None
+        self._shares: dict[str | None, ShareTally] = dict(shares or {})
+        self._survey = survey
 
     def __repr__(self) -> str:
         return f"Run({str(self.log_path)!r})"
@@ -86,30 +111,60 @@ class Run:
     # -- the log -----------------------------------------------------------------------------
     @property
     def events(self) -> list[Event]:
-        """Every event, in log order (read from the file once)."""
+        """Every event, in log order (read from the file once, then kept)."""
         if self._events is None:
             self._events = list(read_events(self.log_path))
         return self._events
 
-    def _table(self, name: str, build: Callable[[Sequence[Event]], list[R.Row]]) -> list[R.Row]:
+    def _stream(self) -> Iterable[Event]:
+        """The events: the loaded list, else straight from the file (nothing kept)."""
+        return self._events if self._events is not None else read_events(self.log_path)
+
+    def _table(self, name: str) -> list[R.Row]:
         if name not in self._rows:
-            self._rows[name] = build(self.events)
+            self._rows[name] = R.table_rows(self._stream(), name)[name]
         return self._rows[name]
 
-    def _frame(self, name: str, build: Callable[[Sequence[Event]], list[R.Row]]) -> pd.DataFrame:
+    def _frame(self, name: str, columns: Sequence[str] | None) -> pd.DataFrame:
+        pd = require_pandas()
+        if columns is not None and name not in self._frames:
+            return self._narrow(name, list(columns))
         if name not in self._frames:
-            pd = require_pandas()
-            rows = self._table(name, build)
-            columns = list(R.TABLE_COLUMNS[name])
-            extra = [c for row in rows for c in row if c not in columns]
-            columns += list(dict.fromkeys(extra))
-            self._frames[name] = pd.DataFrame(rows, columns=columns)
-        return self._frames[name].copy()
+            rows = self._table(name)
+            names = list(R.TABLE_COLUMNS[name])
+            extra = [c for row in rows for c in row if c not in names]
+            names += list(dict.fromkeys(extra))
+            self._frames[name] = pd.DataFrame(rows, columns=names)
+            self._rows.pop(name, None)  # the frame holds them now
+        frame = self._frames[name]
+        if columns is not None:
+            _check_columns(name, list(columns), set(frame.columns))
+            return frame[list(columns)].copy()
+        return frame.copy()
+
+    def _narrow(self, name: str, columns: list[str]) -> pd.DataFrame:
+        """Only ``columns`` of a table, streamed from the log (not kept)."""
+        pd = require_pandas()
+        sink = _Projected(columns)
+        stream = TableStream({name: sink})
+        stream.feed_all(self._stream())
+        stream.close()
+        _check_columns(name, columns, sink.keys)
+        return pd.DataFrame(sink.rows(), columns=columns)
 
     @property
     def started(self) -> RunStarted | None:
         """The run's first ``run_started`` event (its seed, config and synthetic flag)."""
-        return next((e for e in self.events if isinstance(e, RunStarted)), None)
+        if self._started is None:
+            events = iter(self._stream())
+            try:
+                found = next((e for e in events if isinstance(e, RunStarted)), None)
+            finally:
+                close = getattr(events, "close", None)
+                if callable(close):
+                    close()  # stop reading the file
+            self._started = (found,)
+        return self._started[0]
 
     @property
     def config(self) -> dict[str, Any]:
@@ -117,34 +172,41 @@ class Run:
         started = self.started
         return dict(started.config) if started else {}
 
+    def digest(self) -> RunDigest:
+        """The figures summaries and reports show (counts, calls per model, the first
+        failed calls and conversations, transcripts), read in one pass and kept."""
+        if self._digest is None:
+            self._digest = RunDigest.read(self._stream())
+        return self._digest
+
     # -- tables ------------------------------------------------------------------------------
-    def personas(self) -> pd.DataFrame:
+    def personas(self, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """One row per participant of each conversation, its attributes as columns."""
-        return self._frame("personas", R.persona_rows)
+        return self._frame("personas", columns)
 
-    def utterances(self) -> pd.DataFrame:
+    def utterances(self, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """One row per utterance: speaker, text, probability, rank, entropy (bits), method."""
-        return self._frame("utterances", R.utterance_rows)
+        return self._frame("utterances", columns)
 
-    def candidates(self) -> pd.DataFrame:
+    def candidates(self, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Every candidate of every distribution, chosen or not, with rank and probability."""
-        return self._frame("candidates", R.candidate_rows)
+        return self._frame("candidates", columns)
 
-    def choices(self) -> pd.DataFrame:
+    def choices(self, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """One row per draw from a distribution: index, rank, probability, rule, text."""
-        return self._frame("choices", R.choice_rows)
+        return self._frame("choices", columns)
 
-    def calls(self) -> pd.DataFrame:
+    def calls(self, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """One row per model call: tokens, cost, latency, cache hit, retries, error."""
-        return self._frame("calls", R.call_rows)
+        return self._frame("calls", columns)
 
-    def answers(self) -> pd.DataFrame:
+    def answers(self, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """One row per respondent × question with the drawn value and persona attributes."""
-        return self._frame("answers", R.answer_rows)
+        return self._frame("answers", columns)
 
-    def conversations(self) -> pd.DataFrame:
+    def conversations(self, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """One row per conversation: task, status, end reason, turns, answers, duration."""
-        return self._frame("conversations", R.conversation_rows)
+        return self._frame("conversations", columns)
 
     # -- summary, scenario, graph ------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
@@ -153,7 +215,7 @@ class Run:
         Computed from the log; keys only ``summary.json`` has are added, and its
         ``elapsed`` (the runner's wall-clock time) is preferred when present.
         """
-        out = R.run_summary(self.events)
+        out = dict(self.digest().summary)
         file = self.folder / "summary.json"
         if file.is_file():
             try:
@@ -188,7 +250,7 @@ class Run:
         if self._graph is None:
             from ..graph import ConversationGraph
 
-            self._graph = ConversationGraph.from_events(self.events)
+            self._graph = ConversationGraph.from_events(self._stream())
         return self._graph
 
     # -- surveys -----------------------------------------------------------------------------
@@ -234,16 +296,16 @@ class Run:
             ConfigError: ``by`` is not an attribute of any respondent.
         """
         pd = require_pandas()
-        answers = self._table("answers", R.answer_rows)
         column = R.attribute_column(by) if by else None
-        if column and answers and not any(column in row for row in answers):
-            known = sorted({k for row in answers for k in row} - set(R.TABLE_COLUMNS["answers"]))
+        questionnaire = self.questionnaire()
+        tally = self._share_tally(by, questionnaire)
+        if column and tally.count and column not in tally.keys:
+            known = sorted(tally.keys - set(R.TABLE_COLUMNS["answers"]))
             raise ConfigError(
                 f"no respondent has attribute {by!r}; known: {', '.join(known) or 'none'}",
                 where="by",
             )
-        questionnaire = self.questionnaire()
-        rows = share_rows(answers, question_id=question_id, by=by, questionnaire=questionnaire)
+        rows = tally.rows(question_id)
         columns = ["question_id", *([column] if column else []), "option", "count", "asked"]
         frame = pd.DataFrame(rows, columns=[*columns, "sampled", "soft"])
         if reference is not None:
@@ -256,6 +318,41 @@ class Run:
             found = [_reference_share(reference, options, r, by, column) for r in rows]
             frame["reference"] = [math.nan if v is None else v for v in found]
         return frame
+
+    def _share_tally(self, by: str | None, questionnaire: Questionnaire | None) -> ShareTally:
+        """Shares by ``by``, tallied from the answer rows (kept per ``by``)."""
+        if by not in self._shares:
+            tally = ShareTally(by, questionnaire)
+            stream = TableStream({"answers": tally})
+            stream.feed_all(self._stream())
+            stream.close()
+            self._shares[by] = tally
+        return self._shares[by]
+
+    def question_ids(self) -> list[str]:
+        """The questions answered, in the order they were first answered."""
+        return list(self.digest().question_ids)
+
+    def reference_comparison(self, reference: Reference) -> ReferenceComparison:
+        """A survey run's answers compared with ``reference`` (overall and by the
+        reference's groups), tallied in one pass over the log.
+
+        Raises:
+            ConfigError: The run logged no questionnaire.
+        """
+        from .survey_tally import SurveyTally
+
+        if self._survey is not None and set(reference.group_attributes) <= set(self._survey.by):
+            return self._survey.compare(reference)
+        questionnaire = self.questionnaire()
+        if questionnaire is None:
+            raise ConfigError(
+                "this run logged no questionnaire to compare a reference with",
+                where=str(self.log_path),
+            )
+        tally = SurveyTally(questionnaire, by=reference.group_attributes)
+        tally.feed_all(self._stream())
+        return tally.compare(reference)
 
     def reference(self, path: str | os.PathLike[str] | None = None) -> Reference | None:
         """Human reference shares for a survey run, checked against its questionnaire.
@@ -295,8 +392,7 @@ class Run:
     # -- persuasion --------------------------------------------------------------------------
     def donation_questions(self) -> list[str]:
         """Question ids read as donations (``donation``, ``donation_from_text``, ...)."""
-        ids = [row["question_id"] for row in self._table("answers", R.answer_rows)]
-        return [q for q in dict.fromkeys(ids) if q.startswith(DONATION_PREFIX)]
+        return [q for q in self.digest().question_ids if q.startswith(DONATION_PREFIX)]
 
     def donations(self, question_id: str = DONATION_PREFIX) -> npt.NDArray[np.float64]:
         """The numeric values drawn for a donation question (dollars, log order).
@@ -306,16 +402,52 @@ class Run:
         """
         import numpy as np
 
-        values = [
-            float(row["value"])
-            for row in self._table("answers", R.answer_rows)
-            if row["question_id"] == question_id
-            and row["matched"]
-            and not row["skipped"]
-            and isinstance(row["value"], int | float)
-            and not isinstance(row["value"], bool)
-        ]
+        if question_id.startswith(DONATION_PREFIX):
+            values = self.digest().donations.get(question_id, [])
+        else:
+            values = [
+                float(row["value"])
+                for row in self._table("answers")
+                if row["question_id"] == question_id
+                and row["matched"]
+                and not row["skipped"]
+                and isinstance(row["value"], int | float)
+                and not isinstance(row["value"], bool)
+            ]
         return np.asarray(values, dtype=np.float64)
+
+
+class _Projected:
+    """A row sink keeping only some columns of each row (and every column name seen)."""
+
+    def __init__(self, columns: Sequence[str]) -> None:
+        self.columns = list(columns)
+        self.keys: set[str] = set()
+        self._rows: list[R.Row | None] = []
+
+    def write(self, row: R.Row) -> int:
+        self.keys.update(row)
+        self._rows.append({c: row.get(c) for c in self.columns})
+        return len(self._rows) - 1
+
+    def replace(self, index: int, row: R.Row | None, old: R.Row) -> None:
+        if row is not None:
+            self.keys.update(row)
+        self._rows[index] = {c: row.get(c) for c in self.columns} if row is not None else None
+
+    def rows(self) -> list[R.Row]:
+        return [r for r in self._rows if r is not None]
+
+
+def _check_columns(table: str, columns: Sequence[str], known: set[str]) -> None:
+    known = known | set(R.TABLE_COLUMNS[table])
+    unknown = [c for c in columns if c not in known]
+    if unknown:
+        raise ConfigError(
+            f"no column {', '.join(map(repr, unknown))} in the {table} table; "
+            f"it has: {', '.join(sorted(known))}",
+            where="columns",
+        )
 
 
 def _find_key(data: Any, key: str) -> list[str]:

@@ -17,7 +17,7 @@ are (``30``, ``1.5``).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .rows import Row, attribute_column
@@ -75,7 +75,7 @@ def _order(labels: list[str], declared: tuple[str, ...]) -> list[str]:
 
 
 def share_rows(
-    answers: Sequence[Row],
+    answers: Iterable[Row],
     *,
     question_id: str | None = None,
     by: str | None = None,
@@ -93,82 +93,143 @@ def share_rows(
         Rows with ``question_id``, the ``by`` column when given, ``option``, ``count``,
         ``asked``, ``sampled`` and ``soft``; an :data:`UNMATCHED` row only when non-zero.
     """
-    kinds = _question_kinds(questionnaire)
-    column = attribute_column(by) if by else None
-    groups: dict[tuple[str, Any], list[Row]] = {}
+    tally = ShareTally(by, questionnaire)
     for row in answers:
-        if question_id is not None and row["question_id"] != question_id:
-            continue
-        if row.get("skipped"):
-            continue
-        key = group_value(row.get(column)) if column else None
-        groups.setdefault((row["question_id"], key), []).append(row)
-    question_order = {q: i for i, q in enumerate(kinds)}
-    out: list[Row] = []
-    for (qid, key), rows in sorted(
-        groups.items(),
-        key=lambda item: (
-            question_order.get(item[0][0], len(question_order)),
-            item[0][0],
-            str(type(item[0][1])),
-            str(item[0][1]),
-        ),
-    ):
-        kind, declared = kinds.get(qid, (None, ()))
-        out.extend(_shares_of(qid, rows, kind, declared, column, key))
-    return out
+        tally.write(row)
+    return tally.rows(question_id)
 
 
-def _shares_of(
-    qid: str,
-    rows: Sequence[Row],
-    kind: str | None,
-    declared: tuple[str, ...],
-    column: str | None,
-    key: Any,
-) -> list[Row]:
-    n = len(rows)
-    counts: dict[str, int] = {}
-    soft: dict[str, float] = {}
-    seen: list[str] = []
+class _Group:
+    """One question in one group: respondents asked, and counts and soft sums per label."""
 
-    def note(label: str) -> None:
-        if label not in counts:
-            counts[label] = 0
-            soft[label] = 0.0
-            seen.append(label)
+    def __init__(self, declared: tuple[str, ...]) -> None:
+        self.fixed = {*declared, UNMATCHED}
+        self.asked = 0
+        self.counts: dict[str, int] = {}
+        self.soft: dict[str, float] = {}
+        self.uses: dict[str, int] = {}  # rows naming each label (declared ones always stay)
+        for label in (*declared, UNMATCHED):
+            self.counts[label] = 0
+            self.soft[label] = 0.0
+            self.uses[label] = 1
 
-    for label in (*declared, UNMATCHED):
-        note(label)
-    for row in rows:
+    def _note(self, label: str, sign: int) -> None:
+        if label not in self.counts:
+            self.counts[label] = 0
+            self.soft[label] = 0.0
+            self.uses[label] = 0
+        self.uses[label] += sign
+
+    def add(self, row: Row, kind: str | None, sign: int) -> None:
+        self.asked += sign
         probs: Mapping[str, float] = row.get("soft") or {}
         for label, p in probs.items():
-            note(label)
-            soft[label] += float(p)
+            self._note(label, sign)
+            self.soft[label] += sign * float(p)
         if row.get("error") is not None and not probs:
-            soft[UNMATCHED] += 1.0
+            self.soft[UNMATCHED] += sign * 1.0
         else:
-            soft[UNMATCHED] += float(row.get("unmatched") or 0.0)
+            self.soft[UNMATCHED] += sign * float(row.get("unmatched") or 0.0)
         if not row.get("matched") or row.get("value") is None:
-            counts[UNMATCHED] += 1
-            continue
-        for label in _drawn_options(row["value"], kind):
-            note(label)
-            counts[label] += 1
-    labels = _order(seen, declared)
-    if counts[UNMATCHED] or soft[UNMATCHED] > 1e-12:
-        labels.append(UNMATCHED)
-    out: list[Row] = []
-    for label in labels:
-        row_out: Row = {"question_id": qid}
-        if column:
-            row_out[column] = key
-        row_out.update(
-            option=label,
-            count=counts[label],
-            asked=n,
-            sampled=counts[label] / n if n else 0.0,
-            soft=soft[label] / n if n else 0.0,
-        )
-        out.append(row_out)
-    return out
+            self.counts[UNMATCHED] += sign
+        else:
+            for label in _drawn_options(row["value"], kind):
+                self._note(label, sign)
+                self.counts[label] += sign
+        if sign < 0:  # a label no row names any more goes (it comes back last if named again)
+            for label in [k for k, uses in self.uses.items() if uses <= 0]:
+                if label not in self.fixed:
+                    del self.counts[label], self.soft[label], self.uses[label]
+
+    def labels(self, declared: tuple[str, ...]) -> list[str]:
+        seen = [label for label, uses in self.uses.items() if uses > 0]
+        labels = _order(seen, declared)
+        if self.counts[UNMATCHED] or self.soft[UNMATCHED] > 1e-12:
+            labels.append(UNMATCHED)
+        return labels
+
+
+class ShareTally:
+    """Answer shares tallied from answer rows as they come (a row sink: rows may be replaced).
+
+    Keeps counts and soft sums per question, group and option, never the rows, so shares
+    of a run of any size take the memory of its options and groups.
+
+    Args:
+        by: A persona attribute to group by (``None``: overall).
+        questionnaire: Gives option order and question types.
+
+    Attributes:
+        count: Answer rows counted (replaced ones once).
+        keys: Every column any of them had (to tell a ``by`` no respondent has).
+    """
+
+    def __init__(self, by: str | None = None, questionnaire: Questionnaire | None = None):
+        self.by = by
+        self.column = attribute_column(by) if by else None
+        self.count = 0
+        self.keys: set[str] = set()
+        self._kinds = _question_kinds(questionnaire)
+        self._groups: dict[tuple[str, Any], _Group] = {}
+        self._written = 0
+
+    def _add(self, row: Row, sign: int) -> None:
+        if row.get("skipped"):
+            return
+        key = group_value(row.get(self.column)) if self.column else None
+        qid = row["question_id"]
+        group = self._groups.get((qid, key))
+        kind, declared = self._kinds.get(qid, (None, ()))
+        if group is None:
+            group = self._groups[(qid, key)] = _Group(declared)
+        group.add(row, kind, sign)
+        if group.asked == 0:
+            del self._groups[(qid, key)]
+
+    def write(self, row: Row) -> int:
+        """Count one answer row in."""
+        self._add(row, 1)
+        self.count += 1
+        self.keys.update(row)
+        self._written += 1
+        return self._written - 1
+
+    def replace(self, index: int, row: Row | None, old: Row) -> None:
+        """An answer row changed (``None``: it was dropped)."""
+        self._add(old, -1)
+        self.count -= 1
+        if row is not None:
+            self._add(row, 1)
+            self.count += 1
+            self.keys.update(row)
+
+    def rows(self, question_id: str | None = None) -> list[Row]:
+        """The shares, as :func:`share_rows` returns them."""
+        question_order = {q: i for i, q in enumerate(self._kinds)}
+        out: list[Row] = []
+        for (qid, key), group in sorted(
+            self._groups.items(),
+            key=lambda item: (
+                question_order.get(item[0][0], len(question_order)),
+                item[0][0],
+                str(type(item[0][1])),
+                str(item[0][1]),
+            ),
+        ):
+            if question_id is not None and qid != question_id:
+                continue
+            declared = self._kinds.get(qid, (None, ()))[1]
+            n = group.asked
+            for label in group.labels(declared):
+                row_out: Row = {"question_id": qid}
+                if self.column:
+                    row_out[self.column] = key
+                row_out.update(
+                    option=label,
+                    count=group.counts[label],
+                    asked=n,
+                    sampled=group.counts[label] / n if n else 0.0,
+                    soft=group.soft[label] / n if n else 0.0,
+                )
+                out.append(row_out)
+        return out

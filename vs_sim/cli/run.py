@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -62,8 +63,11 @@ def _console() -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import VSSimError
+    from ..run_folder import LOG_NAME
     from ..scenario_run import run_scenario
 
+    folders: list[Path] = []  # the run folder, once run_scenario has made it
     try:
         result = run_scenario(
             args.scenario,
@@ -76,12 +80,23 @@ def run(args: argparse.Namespace) -> int:
             resume=args.resume,
             dry_run=args.dry_run,
             progress=not args.quiet,
+            on_folder=folders.append,
         )
     except KeyboardInterrupt:
-        target = args.resume or args.out
-        hint = f" --resume {target}" if target else " --resume <the run folder printed above>"
-        print(f"to continue the run: vs-sim run{hint}", file=sys.stderr)
+        if folders:
+            print(f"to continue the run: vs-sim run --resume {folders[0]}", file=sys.stderr)
         raise
+    except VSSimError as exc:
+        # The error alone (a stack trace helps nobody), then where the partial run is.
+        if args.quiet or not folders or not (folders[0] / LOG_NAME).is_file():
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        print(
+            f"the partial run is in {folders[0]}; continue it with: "
+            f"vs-sim run --resume {folders[0]}",
+            file=sys.stderr,
+        )
+        return 2
     if args.dry_run:
         for note in result.notes:
             print(f"note: {note}")

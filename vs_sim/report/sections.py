@@ -1,4 +1,9 @@
-"""The report's sections, each built from a run when it has the data for it."""
+"""The report's sections, each built from a run when it has the data for it.
+
+Sections read the run's figures (:meth:`~vs_sim.analysis.Run.digest`, shares, the
+reference comparison), never a whole table or every event, so the report of a run of any
+size takes flat memory: its figures come from one streamed pass over the log.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..analysis import Run
+from ..analysis.digest import TEXT_SAMPLE, RunDigest
 from ..analysis.rows import attribute_column
 from ..analysis.shares import UNMATCHED
 from .parts import Section, Table, embed, fmt, make_table
@@ -59,13 +65,8 @@ def survey_section(run: Run, reference: Reference | None, by: Sequence[str]) -> 
     answers), by each attribute in ``by``, with reference metrics when one is given."""
     from ..plots import plot_answer_shares, plot_numeric_shares
 
-    answers = run.answers()
-    stance_ids = _stance_question_ids(run)
-    questions = [
-        q
-        for q in dict.fromkeys(answers["question_id"])
-        if q not in run.donation_questions() and q not in stance_ids
-    ]
+    skip = {*run.donation_questions(), *_stance_question_ids(run)}
+    questions = [q for q in run.question_ids() if q not in skip]
     if not questions:
         return None
     questionnaire = run.questionnaire()
@@ -142,13 +143,9 @@ def _all_numbers(options: Any) -> bool:
 
 
 def _reference_metrics(run: Run, reference: Reference) -> list[Table]:
-    from ..tasks.survey_analysis import load_answers
-    from ..tasks.survey_reference import compare_to_reference
-
-    questionnaire = run.questionnaire()
-    if questionnaire is None:
+    if run.questionnaire() is None:
         return []
-    comparison = compare_to_reference(load_answers(run.events), reference, questionnaire)
+    comparison = run.reference_comparison(reference)
     rows = [
         [
             c.question_id,
@@ -245,19 +242,9 @@ def donation_section(run: Run) -> Section | None:
 def _stance_question_ids(run: Run) -> set[str]:
     """Focus-group stance answers (``<stance>.<moment>.<agent>``): reported per participant in
     :func:`focus_group_section`, not as survey questions with one respondent each."""
-    from ..events import Answer, ConversationStarted
     from ..tasks.focus_group import TASK
 
-    groups = {
-        e.conversation_id
-        for e in run.events
-        if isinstance(e, ConversationStarted) and e.meta.get("task") == TASK
-    }
-    return {
-        e.question_id
-        for e in run.events
-        if isinstance(e, Answer) and e.agent_id is not None and e.conversation_id in groups
-    }
+    return set(run.digest().named_answers.get(TASK, ()))
 
 
 def focus_group_section(run: Run) -> Section | None:
@@ -267,7 +254,7 @@ def focus_group_section(run: Run) -> Section | None:
         return None
     from ..tasks.focus_group_analysis import focus_group_report
 
-    report = focus_group_report(run.events)
+    report = focus_group_report(run.log_path)
     data = report.to_dict()
     section = Section("Focus group: stance changes", "focus-group")
     section.notes.append(
@@ -318,25 +305,31 @@ def dialogue_sections(run: Run) -> list[Section]:
     """Entropy per turn, text diversity, the graph (small runs) and sample transcripts."""
     from ..plots import plot_diversity, plot_entropy_per_turn, plot_graph
 
-    utterances = run.utterances()
+    digest = run.digest()
     out: list[Section] = []
-    if utterances.empty:
+    if not digest.utterances:
         return out
-    if utterances["entropy"].notna().any():
+    entropy = run.utterances(columns=["conversation_id", "turn", "entropy"])
+    if entropy["entropy"].notna().any():
         section = Section("Entropy per turn", "entropy")
         section.notes.append(
             "Entropy (bits) of the verbalized distribution each utterance was "
             "drawn from: higher means the speaker's options were more even."
         )
-        section.images.append(embed(plot_entropy_per_turn(utterances), "Entropy per turn"))
+        section.images.append(embed(plot_entropy_per_turn(entropy), "Entropy per turn"))
         out.append(section)
-    diversity = _diversity(utterances)
+    del entropy
+    diversity, sampled = _diversity(digest)
     if diversity:
         section = Section("Text diversity of utterances", "diversity")
         section.notes.append(
             "distinct-n: unique n-grams ÷ all n-grams over the group's "
             "utterances (higher = more varied wording)."
         )
+        if sampled:
+            section.notes.append(
+                f"Over the first {TEXT_SAMPLE:,} utterances of each group (the run has more)."
+            )
         group = next(iter(diversity.values()))
         section.tables.append(
             make_table(
@@ -350,9 +343,9 @@ def dialogue_sections(run: Run) -> list[Section]:
         )
         out.append(section)
     section = Section("Conversation graph", "graph")
-    graph = run.graph()
-    convs = graph.conversations
-    if len(utterances) <= GRAPH_MAX_UTTERANCES:
+    if digest.utterances <= GRAPH_MAX_UTTERANCES:
+        graph = run.graph()
+        convs = graph.conversations
         shown = convs[:GRAPH_MAX_CONVERSATIONS]
         if len(convs) > len(shown):
             section.notes.append(f"The first {len(shown)} of {len(convs)} conversations.")
@@ -361,13 +354,13 @@ def dialogue_sections(run: Run) -> list[Section]:
         )
     else:
         section.notes.append(
-            f"{len(utterances)} utterances are too many to draw; open "
+            f"{digest.utterances} utterances are too many to draw; open "
             "graph.graphml in Gephi or use vs_sim.analysis.open_run(...).graph()."
         )
     out.append(section)
     section = Section("Sample transcripts", "transcripts")
-    for conv in list(dict.fromkeys(utterances["conversation_id"]))[:TRANSCRIPTS]:
-        part = utterances[utterances["conversation_id"] == conv].sort_values("turn")
+    for conv, rows in list(digest.transcripts.items())[:TRANSCRIPTS]:
+        part = sorted(rows, key=lambda r: r["turn"])[:TRANSCRIPT_TURNS]
         sub = Section(str(conv), f"t-{conv}")
         sub.transcript = [
             {
@@ -376,54 +369,52 @@ def dialogue_sections(run: Run) -> list[Section]:
                 "text": str(r["text"]),
                 "p": fmt(r["probability"], "pct"),
             }
-            for r in part.head(TRANSCRIPT_TURNS).to_dict("records")
+            for r in part
         ]
         section.subsections.append(sub)
     out.append(section)
     return out
 
 
-def _diversity(utterances: Any) -> dict[str, dict[str, float]]:
-    """distinct-1/2/3 of the utterances per method (several methods) or per role/speaker."""
+def _diversity(digest: RunDigest) -> tuple[dict[str, dict[str, float]], bool]:
+    """distinct-1/2/3 of the utterances per method (several methods) or per role/speaker,
+    and whether a group had more utterances than were kept."""
     from ..metrics import distinct_n
 
-    if utterances["method"].nunique() > 1:
+    if len({m for m in digest.methods if m is not None}) > 1:
         key = "method"
     else:
-        key = "role" if utterances["role"].notna().all() else "name"
+        key = "role" if digest.all_roles else "name"
     out: dict[str, dict[str, float]] = {}
-    for group, part in utterances.groupby(key, sort=True):
-        texts = [str(t) for t in part["text"]]
+    sampled = False
+    for group, texts in sorted(digest.texts[key].items()):
+        sampled = sampled or len(texts) >= TEXT_SAMPLE
         if len(texts) >= 2:
-            out[str(group)] = {f"distinct-{n}": distinct_n(texts, n) for n in (1, 2, 3)}
-    return out
+            out[group] = {f"distinct-{n}": distinct_n(texts, n) for n in (1, 2, 3)}
+    return out, sampled
 
 
 def calls_section(run: Run) -> Section:
     """Calls per model: cache hits, errors, retries, tokens, cost, latency; failed calls."""
-    calls = run.calls()
+    digest = run.digest()
     section = Section("Model calls", "calls")
-    if calls.empty:
+    if not digest.calls:
         section.notes.append("No model calls were logged.")
         return section
-    rows = []
-    for model, part in [*calls.groupby("model", sort=True), ("all", calls)]:
-        costs = part["cost"].dropna()
-        rows.append(
-            [
-                model,
-                len(part),
-                int(part["cached"].sum()),
-                int(part["error"].notna().sum()),
-                int(part["retries"].sum()),
-                int(part["prompt_tokens"].sum()),
-                int(part["completion_tokens"].sum()),
-                float(costs.sum()) if len(costs) else None,
-                float(part["latency"].mean()),
-            ]
-        )
-    if calls["model"].nunique() == 1:
-        rows = rows[:1]
+    rows = [
+        [
+            m["model"],
+            m["calls"],
+            m["cache_hits"],
+            m["errors"],
+            m["retries"],
+            m["prompt_tokens"],
+            m["completion_tokens"],
+            m["cost"],
+            m["latency"],
+        ]
+        for m in digest.calls
+    ]
     section.tables.append(
         make_table(
             [
@@ -441,12 +432,14 @@ def calls_section(run: Run) -> Section:
             ["text", "auto", "auto", "auto", "auto", "auto", "auto", "money", "auto"],
         )
     )
-    errors = calls[calls["error"].notna()]
-    if not errors.empty:
+    if digest.call_errors:
         section.tables.append(
             make_table(
                 ["Conversation", "Turn", "Purpose", "Error"],
-                errors[["conversation_id", "turn", "purpose", "error"]].head(20).values.tolist(),
+                [
+                    [r["conversation_id"], r["turn"], r["purpose"], r["error"]]
+                    for r in digest.call_errors[:20]
+                ],
                 ["text"] * 4,
             )
         )
@@ -455,15 +448,14 @@ def calls_section(run: Run) -> Section:
 
 def failed_section(run: Run) -> Section | None:
     """Conversations that failed or never ended, with their errors."""
-    convs = run.conversations()
-    bad = convs[convs["status"] != "completed"]
-    if bad.empty:
+    bad = run.digest().incomplete
+    if not bad:
         return None
     section = Section("Conversations that did not complete", "failed")
     section.tables.append(
         make_table(
             ["Conversation", "Status", "Reason", "Error"],
-            bad[["conversation_id", "status", "reason", "error"]].head(50).values.tolist(),
+            [[r["conversation_id"], r["status"], r["reason"], r["error"]] for r in bad[:50]],
             ["text"] * 4,
         )
     )
