@@ -202,3 +202,29 @@ def test_a_run_that_fails_at_once_prints_the_error_then_where_the_run_is(
     assert (out / "events.jsonl").is_file()
     assert main(["run", str(path), "--out", str(tmp_path / "quiet"), "--quiet"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1  # --quiet: the error alone
+
+
+def test_validate_checks_every_file_and_reports_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\ntask: survey\nn: 0\n", encoding="utf-8")
+    missing = tmp_path / "missing.yaml"
+    assert main(["validate", str(bad), str(QUICKSTART), str(missing)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"ok  {QUICKSTART}: survey")
+    errors = captured.err.strip().splitlines()
+    assert len(errors) == 3, captured.err
+    assert errors[0].startswith(f"error: {bad}:") and errors[1].startswith(f"error: {missing}")
+    assert errors[2] == "2 of 3 scenario files failed"
+
+
+def test_run_refuses_a_scenario_file_with_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r"
+    assert main(["run", str(QUICKSTART), "--n", "2", "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["run", str(QUICKSTART), "--resume", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not both" in err[0], err

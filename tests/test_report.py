@@ -153,3 +153,36 @@ def test_focus_group_report_shows_stance_changes_not_one_panel_per_participant(
     assert "Focus group: stance changes" in html
     assert "Expected before" in html
     assert "purchase_intent.pre." not in html  # stance answers are not survey questions
+
+
+def test_cli_report_refuses_a_file_that_is_not_an_event_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = REPO / "scenarios" / "quickstart.yaml"
+    out = tmp_path / "page.html"
+    assert main(["report", str(scenario), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not an event log" in err[0] and f"{scenario}:" in err[0], err
+    assert not out.exists()
+
+
+def test_cli_report_leaves_out_reference_rows_of_questions_not_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vs_sim.scenario_run import run_scenario
+    from vs_sim.scenario_schema import OutputsSpec
+    from vs_sim.scenarios import load_scenario
+
+    scenario = load_scenario(REPO / "scenarios" / "quickstart.yaml")
+    scenario = scenario.model_copy(update={"outputs": OutputsSpec(report="markdown")})
+    run_scenario(scenario, n=3, out=tmp_path / "q", progress=False)
+    reference = REPO / "scenarios" / "data" / "opinion_reference.csv"
+    out = tmp_path / "page.html"
+    assert (
+        main(["report", str(tmp_path / "q"), "--reference", str(reference), "--out", str(out)]) == 0
+    )
+    captured = capsys.readouterr()
+    assert f"wrote {out}" in captured.out
+    assert "did not ask" in captured.err and "life_satisfaction" in captured.err
+    assert "climate_worry" not in captured.err.split("did not ask")[1]
+    assert "climate_worry" in out.read_text(encoding="utf-8")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -153,3 +154,41 @@ def test_a_log_being_written_cannot_be_opened_by_another_writer(tmp_path: Path) 
         with pytest.raises(ConfigError, match="another process"):
             EventLog(path)  # a second writer in this process is refused too
     EventLog(path).close()  # once closed, the log can be opened again (resume)
+
+
+# -- reading a log: a torn line is forgiven, corruption is not --------------------------------
+
+
+def _two_events() -> list[str]:
+    from vs_sim.events import RunStarted
+
+    started = RunStarted(run_id="run-1", seed=3).model_dump_json()
+    ended = RunEnded(run_id="run-1", status="completed").model_dump_json()
+    return [started, ended]
+
+
+def test_a_torn_last_line_or_one_a_resume_followed_is_skipped(tmp_path: Path) -> None:
+    from vs_sim.events import EventLog, RunStarted
+
+    started, ended = _two_events()
+    log = tmp_path / "events.jsonl"
+    log.write_text(f"{started}\n{ended[:25]}", encoding="utf-8")  # killed mid-write
+    assert [type(e) for e in read_events(log)] == [RunStarted]
+    with EventLog(log) as writer:  # a resume: a fresh line, then run_started
+        writer.write(RunStarted(run_id="run-1", seed=3))
+    assert [type(e) for e in read_events(log)] == [RunStarted, RunStarted]
+
+
+def test_a_bad_line_in_the_middle_of_a_log_is_an_error_naming_it(tmp_path: Path) -> None:
+    from vs_sim.errors import ConfigError
+
+    started, ended = _two_events()
+    log = tmp_path / "events.jsonl"
+    log.write_text(f"{started}\n{ended[:25]}\n{ended}\n", encoding="utf-8")
+    with pytest.raises(
+        ConfigError, match=rf"^{re.escape(str(log))}:2: bad event \(the log is corrupt\)"
+    ):
+        list(read_events(log))
+    log.write_text(f"{started}\nname: quickstart\ntask: survey\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(log))}:2: "):
+        list(read_events(log))

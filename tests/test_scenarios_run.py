@@ -459,3 +459,88 @@ def test_a_stopped_sessions_skipped_units_are_the_completed_ones(tmp_path: Path)
     )
     result = _session_result(log, len(first_session), elapsed=1.0)
     assert (result.skipped, result.completed, result.failed) == (2, 1, 0)  # a and c; then b
+
+
+# -- problems a new user met ------------------------------------------------------------------
+
+
+def test_a_refused_resume_leaves_the_run_folder_as_it_was(tmp_path: Path) -> None:
+    folder = tmp_path / "r"
+    run = run_scenario(fast(QUICKSTART), n=4, out=folder, progress=False)
+    assert run.log_path is not None
+    lines = run.log_path.read_text(encoding="utf-8").splitlines(keepends=True)
+    run.log_path.write_text("".join(lines[: len(lines) // 2]), encoding="utf-8")
+    as_run = (folder / "scenario.yaml").read_text(encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"events\.jsonl: the run used seed 7, not 99"):
+        run_scenario(None, resume=folder, seed=99, n=6, progress=False)
+    assert (folder / "scenario.yaml").read_text(encoding="utf-8") == as_run
+    done = run_scenario(None, resume=folder, progress=False)  # a plain resume still works
+    assert done.summary["completed"] == 4 and done.scenario.seed == 7
+
+
+def test_a_survey_run_without_tables(tmp_path: Path) -> None:
+    scenario = fast(QUICKSTART)
+    outputs = scenario.outputs.model_copy(update={"tables": False})
+    run = run_scenario(
+        scenario.model_copy(update={"outputs": outputs}), n=3, out=tmp_path / "r", progress=False
+    )
+    assert run.summary["completed"] == 3 and run.summary["survey"]["answers"] == 3 * 4
+    assert "reference" in run.summary["survey"]
+    assert not (tmp_path / "r" / "tables").exists()
+    assert nonempty(tmp_path / "r" / "report.md")
+
+
+def test_max_cost_says_when_the_models_price_is_unknown(
+    tmp_path: Path,
+    fake_openai_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    path = tmp_path / "served.yaml"
+    questionnaire = ROOT / "scenarios" / "data" / "opinion_questions.yaml"
+    path.write_text(
+        json.dumps(
+            {
+                "name": "served",
+                "task": "survey",
+                "n": 2,
+                "population": "us_adults",
+                "model": {
+                    "name": "openai/fake-vs",
+                    "api_base": fake_openai_server.base_url + "/v1",
+                    "cache": False,
+                },
+                "survey": {"questionnaire": str(questionnaire), "questions": ["ai_jobs"]},
+                "outputs": {"report": "markdown"},
+            }
+        ),
+        encoding="utf-8",
+    )
+    run = run_scenario(path, max_cost=0.5, out=tmp_path / "r", progress=True)
+    note = "max_cost $0.5 cannot be enforced: openai/fake-vs has no known price"
+    assert capsys.readouterr().err.count(note) == 1
+    assert run.summary["max_cost_note"].startswith(note)
+    saved = json.loads((tmp_path / "r" / "summary.json").read_text(encoding="utf-8"))
+    assert saved["max_cost_note"].startswith(note)
+    unlimited = run_scenario(path, dry_run=True, progress=False)
+    assert not any("max_cost" in n for n in unlimited.notes)
+
+
+def test_resume_says_what_is_missing_and_refuses_a_second_scenario(tmp_path: Path) -> None:
+    folder = tmp_path / "r"
+    run_scenario(fast(QUICKSTART), n=2, out=folder, progress=False)
+    with pytest.raises(ScenarioError, match=r"not both"):
+        run_scenario(QUICKSTART, resume=folder, progress=False)
+    (folder / "scenario.yaml").unlink()
+    with pytest.raises(ScenarioError, match=r"scenario\.yaml: the run folder has no scenario"):
+        run_scenario(None, resume=folder, progress=False)
+
+
+def test_a_bad_n_names_the_argument() -> None:
+    with pytest.raises(
+        ScenarioError,
+        match=r"^n \(--n on the command line\), overriding \S*quickstart\.yaml: "
+        r".*greater than or equal to 1",
+    ):
+        run_scenario(QUICKSTART, n=-1, dry_run=True, progress=False)

@@ -346,21 +346,37 @@ def parse_event(line: str | bytes | Mapping[str, Any]) -> Event:
 def read_events(path: str | os.PathLike[str], *, strict: bool = False) -> Iterator[Event]:
     """Read a log back, in file order.
 
-    A torn line (a process killed mid-write) is skipped; with ``strict=True`` any bad line
-    raises a :class:`ConfigError` naming ``file:line``.
+    A line torn by a kill is skipped: the last line (no newline after it), or a line a
+    resume then followed with a fresh start (:class:`EventLog` ends the torn line, and the
+    resumed run's first event is ``run_started``). Any other bad line is corruption and
+    raises a :class:`ConfigError` naming ``file:line``, as every bad line does with
+    ``strict=True``.
     """
     p = Path(path)
     if not p.exists():
         raise ConfigError("no event log here", where=str(p))
+    torn: tuple[int, Exception] | None = None  # a bad line, forgiven if a fresh start follows
     with open(p, encoding="utf-8") as f:
         for lineno, line in enumerate(f, start=1):
             if not line.strip():
                 continue
             try:
-                yield parse_event(line)
+                event = parse_event(line)
             except (ValidationError, json.JSONDecodeError) as exc:
+                if torn is not None:
+                    raise _bad_line(p, *torn) from torn[1]
                 if strict or (line.endswith("\n") and _looks_complete(line)):
-                    raise ConfigError(f"bad event: {exc}", where=f"{p}:{lineno}") from exc
+                    raise _bad_line(p, lineno, exc) from exc
+                torn = (lineno, exc)
+                continue
+            if torn is not None and not isinstance(event, RunStarted):
+                raise _bad_line(p, *torn) from torn[1]
+            torn = None
+            yield event
+
+
+def _bad_line(path: Path, lineno: int, exc: Exception) -> ConfigError:
+    return ConfigError(f"bad event (the log is corrupt): {exc}", where=f"{path}:{lineno}")
 
 
 def _looks_complete(line: str) -> bool:

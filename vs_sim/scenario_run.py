@@ -159,9 +159,23 @@ def _scenario_for(
         folder = Path(resume)
         if not (folder / LOG_NAME).is_file():
             raise ScenarioError(f"no {LOG_NAME} here: not a run folder", where=str(folder))
+        if source is not None and not isinstance(source, Scenario):
+            # The folder's scenario.yaml is the scenario as run; a second file would be
+            # silently ignored or silently mixed in: say so instead.
+            raise ScenarioError(
+                "give either a scenario file or --resume DIR, not both (a resume reruns the "
+                f"folder's {SCENARIO_COPY})",
+                where=str(source),
+            )
         copy = folder / SCENARIO_COPY
         if copy.is_file():
             return load_scenario(copy, check=False)
+        if source is None:
+            raise ScenarioError(
+                f"the run folder has no {SCENARIO_COPY} (the scenario as run): give the "
+                "scenario file it was run with",
+                where=str(copy),
+            )
     if source is None:
         raise ScenarioError("give a scenario file (or --resume a run folder)", where="scenario")
     return source if isinstance(source, Scenario) else load_scenario(source, check=False)
@@ -189,6 +203,17 @@ def _say(progress: bool, notes: list[str], text: str) -> None:
     notes.append(text)
     if progress:
         print(text, file=sys.stderr)
+
+
+def _check_resume(log_path: Path, scenario: Scenario) -> None:
+    """Refuse a resume the runner would refuse, before anything in the folder is rewritten."""
+    first = next((e for e in read_events(log_path) if isinstance(e, RunStarted)), None)
+    if first is not None and first.seed != scenario.seed:
+        raise ScenarioError(
+            f"the run used seed {first.seed}, not {scenario.seed}; resume it without --seed "
+            "(or start a new run)",
+            where=str(log_path),
+        )
 
 
 def _prior(log_path: Path) -> tuple[int, float, float]:
@@ -265,11 +290,14 @@ def run_scenario(
     notes: list[str] = []
     spec = scenario.model_spec
     previews = tuple(preview_prompts(prepared))  # persona problems fail here, before any call
+    # Whether calls report a cost max_cost can count (a model object: assume it does).
+    priced = not isinstance(model, str | None) or spec.offline
     if isinstance(model, str | None) and not spec.offline and spec.api_base is None:
         # Hosted models only: litellm's price table takes seconds to import, and a local
         # server (api_base) has no list price to project from.
         prompt, answer = projected_tokens(prepared, previews)
         cost = projected_cost(spec.name, prompt, answer)
+        priced = cost is not None
         if cost is not None:
             _say(
                 progress and not dry_run,
@@ -277,12 +305,21 @@ def run_scenario(
                 f"projected cost: about ${cost:.2f} (~{prompt:,} prompt + ~{answer:,} completion "
                 f"tokens at {spec.name}'s list price)",
             )
+    cost_note = None
+    if scenario.max_cost is not None and not priced:
+        cost_note = (
+            f"max_cost ${scenario.max_cost} cannot be enforced: {spec.name} has no known price, "
+            "so its calls report no cost"
+        )
+        _say(progress and not dry_run, notes, cost_note)
     if dry_run:
         if scenario.synthetic:
             notes.append("no model is configured: a run would use offline/demo (synthetic text)")
         return ScenarioRun(scenario=scenario, folder=None, previews=previews, notes=tuple(notes))
     folder = Path(resume) if resume is not None else _new_folder(scenario, out)
     log_path = folder / LOG_NAME
+    if resume is not None:
+        _check_resume(log_path, scenario)
     start_index, spent, earlier = _prior(log_path) if resume is not None else (0, 0.0, 0.0)
     budget = Budget(scenario.max_cost, spent)
     if budget.exhausted:
@@ -324,6 +361,8 @@ def run_scenario(
             f"finish with: vs-sim run --resume {folder} --max-cost <more>",
         )
     extra = {"max_cost": scenario.max_cost, "stopped": stopped, "sessions": _sessions(log_path)}
+    if cost_note is not None:
+        extra["max_cost_note"] = cost_note
     summary, more = write_outputs(prepared, folder, elapsed=earlier + elapsed, extra=extra)
     for note in more:
         _say(progress, notes, note)

@@ -292,13 +292,14 @@ def with_overrides(
         out = Scenario.model_validate(data)
     except ValidationError as exc:
         path, message = error_paths(exc)[0]
+        # The argument's name (a Python caller wrote ``n=``), and the flag a CLI user typed.
         flag = (
-            "--" + path.replace("_", "-")
+            f"{path} (--{path.replace('_', '-')} on the command line)"
             if path in ("n", "seed", "concurrency", "max_cost")
             else path
         )
         raise ScenarioError(
-            message, where=f"{flag} (overriding {scenario.file or 'the scenario'})"
+            message, where=f"{flag}, overriding {scenario.file or 'the scenario'}"
         ) from None
     out._file = scenario.file
     out._source = scenario.source

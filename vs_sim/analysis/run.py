@@ -52,7 +52,7 @@ def open_run(path: str | os.PathLike[str]) -> Run:
     """Open a run folder (holding ``events.jsonl``) or an event log file for analysis.
 
     Raises:
-        ConfigError: Nothing there, or a folder without an event log.
+        ConfigError: Nothing there, a folder without an event log, or a file that is not one.
     """
     p = Path(path)
     if p.is_dir():
@@ -62,7 +62,29 @@ def open_run(path: str | os.PathLike[str]) -> Run:
         return Run(log)
     if not p.is_file():
         raise ConfigError("no run folder or event log here", where=str(p))
+    _check_first_event(p)
     return Run(p)
+
+
+def _check_first_event(path: Path) -> None:
+    """Refuse a file that is not an event log (a scenario YAML, say) before reading it all."""
+    from ..events import parse_event
+
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                parse_event(line)
+            except ValueError:  # pydantic's ValidationError is one
+                raise ConfigError(
+                    "not an event log (give a run folder or its events.jsonl)",
+                    where=f"{path}:{lineno}",
+                ) from None
+            return
+    raise ConfigError(
+        "the file holds no events (give a run folder or its events.jsonl)", where=str(path)
+    )
 
 
 class Run:
@@ -354,30 +376,63 @@ class Run:
         tally.feed_all(self._stream())
         return tally.compare(reference)
 
-    def reference(self, path: str | os.PathLike[str] | None = None) -> Reference | None:
+    def reference(
+        self, path: str | os.PathLike[str] | None = None, *, notes: list[str] | None = None
+    ) -> Reference | None:
         """Human reference shares for a survey run, checked against its questionnaire.
+
+        Rows for questions of the scenario's questionnaire that this run did not ask
+        (``survey.questions`` picked some) are left out, as the scenario run does.
 
         Args:
             path: A reference file (CSV or JSON, see :mod:`vs_sim.tasks.survey_reference`).
                 Default: the file ``scenario.yaml`` or the run config names under a
                 ``reference`` key, looked up beside the run, then from the current folder;
                 ``None`` when nothing names one or it is not there.
+            notes: When given, a note naming the questions left out is appended to it.
 
         Raises:
             ConfigError: The run logged no questionnaire, or the file is invalid.
         """
+        import dataclasses
+
         from ..tasks.survey_reference import load_reference
 
-        questionnaire = self.questionnaire()
+        asked = self.questionnaire()
         file = Path(path) if path is not None else self.find_reference_file()
         if file is None:
             return None
-        if questionnaire is None:
+        if asked is None:
             raise ConfigError(
                 "this run logged no questionnaire to check a reference against",
                 where=str(self.log_path),
             )
-        return load_reference(file, questionnaire)
+        loaded = load_reference(file, self._scenario_questionnaire() or asked)
+        kept = tuple(d for d in loaded.distributions if d.question_id in asked.ids)
+        left_out = sorted({d.question_id for d in loaded.distributions} - set(asked.ids))
+        if left_out and notes is not None:
+            notes.append(
+                f"{file}: left out the reference rows of {len(left_out)} question(s) this run "
+                f"did not ask: {', '.join(left_out)}"
+            )
+        return dataclasses.replace(loaded, distributions=kept)
+
+    def _scenario_questionnaire(self) -> Questionnaire | None:
+        """The whole questionnaire ``scenario.yaml`` names (the run may have asked a part)."""
+        from pydantic import ValidationError
+
+        from ..tasks.questionnaire import Questionnaire, load_questionnaire
+
+        survey = (self.scenario() or {}).get("survey")
+        written = survey.get("questionnaire") if isinstance(survey, Mapping) else None
+        try:
+            if isinstance(written, str) and (self.folder / written).is_file():
+                return load_questionnaire(self.folder / written)
+            if isinstance(written, Mapping):
+                return Questionnaire.model_validate(written)
+        except (ConfigError, ValidationError):
+            pass  # changed since the run: check against the questions the run logged
+        return None
 
     def find_reference_file(self) -> Path | None:
         """The reference file the scenario or run config names, if it can be found."""

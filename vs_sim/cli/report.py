@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 
@@ -38,10 +39,14 @@ def run(args: argparse.Namespace) -> int:
     from ..report import write_report
 
     opened = open_run(args.run_dir)
+    notes: list[str] = []
+    reference = opened.reference(args.reference, notes=notes)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     path = write_report(
         opened,
         args.out,
-        reference=args.reference,
+        reference=reference,
         by=args.by,
         plots_dir=opened.folder / "plots" if args.plots else None,
     )

@@ -150,11 +150,19 @@ def print_summary(result: ScenarioRun) -> None:
 
 
 def validate(args: argparse.Namespace) -> int:
+    """Check every file given, reporting each; exit code 2 when any of them failed."""
+    from ..errors import VSSimError
     from ..scenarios import load_scenario, validate_scenario
 
+    failed = 0
     for path in args.scenarios:
-        scenario = load_scenario(path, check=False)
-        prepared = validate_scenario(scenario)
+        try:
+            scenario = load_scenario(path, check=False)
+            prepared = validate_scenario(scenario)
+        except VSSimError as exc:
+            failed += 1
+            print(f"error: {exc}", file=sys.stderr)
+            continue
         n = prepared.n
         unit = {"survey": "respondent", "persuasion": "dialogue", "focus_group": "group"}.get(
             scenario.task, "conversation"
@@ -165,4 +173,6 @@ def validate(args: argparse.Namespace) -> int:
         model = scenario.model_spec.name
         synthetic = " (synthetic text)" if scenario.synthetic else ""
         print(f"ok  {path}: {scenario.task}, {what}, model {model}{synthetic}")
-    return 0
+    if failed and len(args.scenarios) > 1:
+        print(f"{failed} of {len(args.scenarios)} scenario files failed", file=sys.stderr)
+    return 2 if failed else 0
