@@ -241,7 +241,9 @@ def test_runner_leaves_objects_someone_else_froze_alone(tmp_path: Path) -> None:
         before = gc.get_freeze_count()
         probe = _Probe("u1")
         run_units([probe], model=ScriptedModel(), seed=1, log_path=tmp_path / "a.jsonl")
-        assert probe.frozen_while_running == before
-        assert gc.get_freeze_count() == before  # not unfrozen by the run
+        # frozen objects that die leave the count, so it can only fall: the run froze
+        # nothing more, and did not unfreeze what someone else froze
+        assert 0 < probe.frozen_while_running <= before
+        assert 0 < gc.get_freeze_count() <= before
     finally:
         gc.unfreeze()
