@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from vs_sim.models import CachedModel, Completion, ResponseCache, Usage, build_model
+from vs_sim.models import CachedModel, Completion, Request, ResponseCache, Usage, build_model
 from vs_sim.models.cache import MIGRATIONS, default_cache_path
 
 
@@ -179,3 +180,33 @@ def test_connections_of_finished_threads_are_closed(tmp_path: Path) -> None:
             thread.join()
         assert texts == ["v"] * 20
         assert len(cache._connections) <= 2  # this thread's, and at most the last worker's
+
+
+def test_the_same_model_name_at_two_servers_never_shares_answers(tmp_path: Path) -> None:
+    from vs_sim.testing.scripted import ScriptedModel
+
+    request = Request(model="openai/local", messages=({"role": "user", "content": "hi"},))
+
+    async def ask(namespace: str, reply: str) -> tuple[str, bool, str | None]:
+        inner = ScriptedModel(name="openai/local", replies=[reply])
+        with ResponseCache(tmp_path / "c.sqlite") as cache:
+            model = CachedModel(inner, cache, namespace=namespace)
+            done = await model.acomplete(request)
+        return done.text, done.cached, done.request_key
+
+    assert asyncio.run(ask("http://127.0.0.1:8000/v1", "first server")) == (
+        "first server",
+        False,
+        request.key,
+    )
+    # another server under the same name: a miss, not the first server's answer
+    assert asyncio.run(ask("http://127.0.0.1:9000/v1", "second server"))[:2] == (
+        "second server",
+        False,
+    )
+    # the first server again: a hit, reported under the request's own key
+    assert asyncio.run(ask("http://127.0.0.1:8000/v1", "unused")) == (
+        "first server",
+        True,
+        request.key,
+    )

@@ -107,7 +107,8 @@ def build_model(
     model = LimitedModel(model, concurrency=concurrency, rpm=rpm, tpm=tpm)
     remote_cache = _cache_for(cache, remote=True)
     if remote_cache is not None:
-        model = CachedModel(model, remote_cache)
+        # the address is part of the key: one model name at two servers is two models
+        model = CachedModel(model, remote_cache, namespace=(api_base or "").rstrip("/"))
     return model
 
 

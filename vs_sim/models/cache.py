@@ -13,6 +13,7 @@ per process, so many threads and processes can share one cache file.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import sqlite3
 import threading
@@ -252,15 +253,26 @@ class CachedModel(ModelWrapper):
     Args:
         inner: The model to call on a miss.
         cache: Where completions are stored.
+        namespace: Mixed into every cache key, e.g. the server's address, so two servers
+            that serve a model under the same name (a local llama.cpp, then another
+            checkpoint behind another port) never answer for each other.
     """
 
-    def __init__(self, inner: Model, cache: ResponseCache) -> None:
+    def __init__(self, inner: Model, cache: ResponseCache, *, namespace: str = "") -> None:
         super().__init__(inner)
         self.cache = cache
+        self.namespace = namespace
         self._inflight: dict[str, asyncio.Future[Completion]] = {}
 
+    def cache_key(self, request: Request) -> str:
+        """The key ``request`` is stored under (the request key, or it mixed with the namespace)."""
+        if not self.namespace:
+            return request.key
+        text = f"{self.namespace}\x1f{request.key}"
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
     @staticmethod
-    def _replay(entry: CacheEntry) -> Completion:
+    def _replay(entry: CacheEntry, request_key: str) -> Completion:
         return Completion(
             text=entry.text,
             model=entry.model,
@@ -269,16 +281,16 @@ class CachedModel(ModelWrapper):
             latency=0.0,
             cached=True,
             synthetic=entry.synthetic,
-            request_key=entry.key,
+            request_key=request_key,
         )
 
     async def acomplete(self, request: Request) -> Completion:
         """Return the cached completion for ``request``, or call ``inner`` and store it."""
-        key = request.key
+        key = self.cache_key(request)
         while True:
             entry = self.cache.get(key)
             if entry is not None:
-                return self._replay(entry)
+                return self._replay(entry, request.key)
             pending = self._inflight.get(key)
             if pending is None or pending.get_loop() is not asyncio.get_running_loop():
                 break
