@@ -130,7 +130,7 @@ class _Calls(_Counted):
         return self._next()
 
     def replace(self, index: int, row: Row | None, old: Row) -> None:
-        raise NotImplementedError("call rows are never replaced")
+        raise RuntimeError("internal: the calls table is append-only; no row is replaced")
 
     def summary(self) -> list[Row]:
         """Per model, sorted, then the whole run when there are several models."""
@@ -187,7 +187,7 @@ class _Utterances(_Counted):
         return self._next()
 
     def replace(self, index: int, row: Row | None, old: Row) -> None:
-        raise NotImplementedError("utterance rows are never replaced")
+        raise RuntimeError("internal: the utterances table is append-only; no row is replaced")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ..errors import ConfigError
 from ..events import Event, Participant
 
 Row = dict[str, Any]
@@ -172,3 +173,15 @@ def run_summary(events: Iterable[Event]) -> Row:
     stream.feed_all(events)
     stream.close()
     return stream.summary()
+
+
+def check_columns(table: str, columns: Sequence[str], known: set[str]) -> None:
+    """Refuse asked-for columns the table does not have, naming the ones it has."""
+    known = known | set(TABLE_COLUMNS[table])
+    unknown = [c for c in columns if c not in known]
+    if unknown:
+        raise ConfigError(
+            f"no column {', '.join(map(repr, unknown))} in the {table} table; "
+            f"it has: {', '.join(sorted(known))}",
+            where="columns",
+        )

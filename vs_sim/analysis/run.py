@@ -23,7 +23,8 @@ from ..errors import ConfigError, MissingDependency
 from ..events import Event, RunStarted, read_events
 from . import rows as R
 from .digest import DONATION_PREFIX, RunDigest
-from .shares import ShareTally
+from .shares import ShareTally, reference_share
+from .sinks import ProjectedSink
 from .stream import TableStream
 
 if TYPE_CHECKING:
@@ -160,18 +161,18 @@ class Run:
             self._rows.pop(name, None)  # the frame holds them now
         frame = self._frames[name]
         if columns is not None:
-            _check_columns(name, list(columns), set(frame.columns))
+            R.check_columns(name, list(columns), set(frame.columns))
             return frame[list(columns)].copy()
         return frame.copy()
 
     def _narrow(self, name: str, columns: list[str]) -> pd.DataFrame:
         """Only ``columns`` of a table, streamed from the log (not kept)."""
         pd = require_pandas()
-        sink = _Projected(columns)
+        sink = ProjectedSink(columns)
         stream = TableStream({name: sink})
         stream.feed_all(self._stream())
         stream.close()
-        _check_columns(name, columns, sink.keys)
+        R.check_columns(name, columns, sink.keys)
         return pd.DataFrame(sink.rows(), columns=columns)
 
     @property
@@ -337,7 +338,7 @@ class Run:
                     where=str(self.log_path),
                 )
             options = {q.id: q.option_texts for q in questionnaire.questions}
-            found = [_reference_share(reference, options, r, by, column) for r in rows]
+            found = [reference_share(reference, options, r, by, column) for r in rows]
             frame["reference"] = [math.nan if v is None else v for v in found]
         return frame
 
@@ -472,39 +473,6 @@ class Run:
         return np.asarray(values, dtype=np.float64)
 
 
-class _Projected:
-    """A row sink keeping only some columns of each row (and every column name seen)."""
-
-    def __init__(self, columns: Sequence[str]) -> None:
-        self.columns = list(columns)
-        self.keys: set[str] = set()
-        self._rows: list[R.Row | None] = []
-
-    def write(self, row: R.Row) -> int:
-        self.keys.update(row)
-        self._rows.append({c: row.get(c) for c in self.columns})
-        return len(self._rows) - 1
-
-    def replace(self, index: int, row: R.Row | None, old: R.Row) -> None:
-        if row is not None:
-            self.keys.update(row)
-        self._rows[index] = {c: row.get(c) for c in self.columns} if row is not None else None
-
-    def rows(self) -> list[R.Row]:
-        return [r for r in self._rows if r is not None]
-
-
-def _check_columns(table: str, columns: Sequence[str], known: set[str]) -> None:
-    known = known | set(R.TABLE_COLUMNS[table])
-    unknown = [c for c in columns if c not in known]
-    if unknown:
-        raise ConfigError(
-            f"no column {', '.join(map(repr, unknown))} in the {table} table; "
-            f"it has: {', '.join(sorted(known))}",
-            where="columns",
-        )
-
-
 def _find_key(data: Any, key: str) -> list[str]:
     """Every string value stored under ``key`` anywhere in nested dicts and lists."""
     found: list[str] = []
@@ -520,27 +488,3 @@ def _find_key(data: Any, key: str) -> list[str]:
         for item in data:
             found.extend(_find_key(item, key))
     return found
-
-
-def _reference_share(
-    reference: Reference,
-    options: Mapping[str, tuple[str, ...]],
-    row: Mapping[str, Any],
-    by: str | None,
-    column: str | None,
-) -> float | None:
-    """The reference share of one shares row's option, or ``None`` if it has none."""
-    listed = options.get(row["question_id"], ())
-    if row["option"] not in listed:
-        return None
-    for dist in reference.distributions:
-        if dist.question_id != row["question_id"]:
-            continue
-        if by is None and dist.group_attribute is not None:
-            continue
-        if by is not None and (
-            dist.group_attribute != by or str(dist.group_value) != str(row[column or by])
-        ):
-            continue
-        return float(dist.shares[listed.index(row["option"])])
-    return None

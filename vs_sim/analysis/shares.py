@@ -24,6 +24,7 @@ from .rows import Row, attribute_column
 
 if TYPE_CHECKING:
     from ..tasks.questionnaire import Questionnaire
+    from ..tasks.survey_reference import Reference
 
 UNMATCHED = "(unmatched)"
 """The option label of drawn answers and verbalized mass that matched no option."""
@@ -233,3 +234,27 @@ class ShareTally:
                 )
                 out.append(row_out)
         return out
+
+
+def reference_share(
+    reference: Reference,
+    options: Mapping[str, tuple[str, ...]],
+    row: Mapping[str, Any],
+    by: str | None,
+    column: str | None,
+) -> float | None:
+    """The reference share of one shares row's option, or ``None`` if it has none."""
+    listed = options.get(row["question_id"], ())
+    if row["option"] not in listed:
+        return None
+    for dist in reference.distributions:
+        if dist.question_id != row["question_id"]:
+            continue
+        if by is None and dist.group_attribute is not None:
+            continue
+        if by is not None and (
+            dist.group_attribute != by or str(dist.group_value) != str(row[column or by])
+        ):
+            continue
+        return float(dist.shares[listed.index(row["option"])])
+    return None

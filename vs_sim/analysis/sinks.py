@@ -244,3 +244,25 @@ class InOrder:
     def close(self) -> None:
         for item in list(self._pending):
             self.finish(item)
+
+
+class ProjectedSink:
+    """A row sink keeping only some columns of each row (and every column name seen)."""
+
+    def __init__(self, columns: Sequence[str]) -> None:
+        self.columns = list(columns)
+        self.keys: set[str] = set()
+        self._rows: list[Row | None] = []
+
+    def write(self, row: Row) -> int:
+        self.keys.update(row)
+        self._rows.append({c: row.get(c) for c in self.columns})
+        return len(self._rows) - 1
+
+    def replace(self, index: int, row: Row | None, old: Row) -> None:
+        if row is not None:
+            self.keys.update(row)
+        self._rows[index] = {c: row.get(c) for c in self.columns} if row is not None else None
+
+    def rows(self) -> list[Row]:
+        return [r for r in self._rows if r is not None]

@@ -346,25 +346,29 @@ def run_survey(
     Returns:
         The :class:`SurveyResult` (answers, summaries and comparisons are read from the log).
     """
-    from ..runner import run_units
+    from ..models.base import aclose_model
+    from ..sync import run_sync
+    from ..verbalizer import resolve_model
 
-    survey = Survey(
-        questionnaire,
-        method=method,
-        k=k,
-        mode=mode,
-        template=template,
-        verbalize_options=verbalize_options,
-    )
-    result = run_units(
-        _units(survey, personas),
-        model=model,
-        seed=seed,
-        log_path=log_path,
-        concurrency=concurrency,
-        progress=progress,
-        resume=resume,
-        run_config=survey.config(),
-        progress_label="respondents",
-    )
-    return SurveyResult(survey.questionnaire, Path(log_path), result)
+    async def once() -> SurveyResult:
+        resolved = resolve_model(model)
+        try:
+            return await arun_survey(
+                questionnaire,
+                personas,
+                model=resolved,
+                seed=seed,
+                method=method,
+                k=k,
+                mode=mode,
+                log_path=log_path,
+                concurrency=concurrency,
+                progress=progress,
+                resume=resume,
+                template=template,
+                verbalize_options=verbalize_options,
+            )
+        finally:
+            await aclose_model(resolved)  # this event loop ends here
+
+    return run_sync(once())
