@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from vs_sim.agents import Agent, MemoryPolicy, Turn, VSPolicy, build_messages, rank_of
 from vs_sim.personas import Persona
-from vs_sim.seeds import derive_rng
+from vs_sim.seeds import AddressedRng, derive_rng, derive_uniform
 
 PROBS = [0.1, 0.6, 0.3]
 
@@ -50,6 +50,19 @@ def test_selection_is_reproducible_from_the_addressed_generator() -> None:
     a = [policy.select(PROBS, derive_rng(7, "c", t, "choice")) for t in range(50)]
     b = [policy.select(PROBS, derive_rng(7, "c", t, "choice")) for t in range(50)]
     assert a == b and len(set(a)) > 1
+
+
+def test_selection_takes_a_uniform_draw_as_well_as_a_generator() -> None:
+    policy = VSPolicy()
+    # the cumulative probabilities are 0.1, 0.7, 1.0: the draw's place among them
+    assert [policy.select(PROBS, u) for u in (0.0, 0.099, 0.1, 0.69, 0.7, 0.999999)] == [
+        0, 0, 1, 1, 2, 2,
+    ]  # fmt: skip
+    assert policy.select(PROBS, derive_uniform(7, "c", 1, "choice")) == policy.select(
+        PROBS, AddressedRng(7, "c", 1, "choice")
+    )
+    with pytest.raises(ValueError, match="empty distribution"):
+        policy.select([], 0.5)
 
 
 def test_policy_rejects_bad_settings() -> None:

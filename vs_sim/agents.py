@@ -8,6 +8,7 @@ conversations at once.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .distribution import Candidate, Distribution
 from .events import DistributionRecorded, Participant
 from .models.base import Message, Model
+from .seeds import AddressedRng
 
 SelectionRule = Literal["weighted", "uniform", "argmax", "temperature"]
 SELECTION_RULES: tuple[str, ...] = ("weighted", "uniform", "argmax", "temperature")
@@ -81,32 +83,41 @@ class VSPolicy(BaseModel):
         n = len(probabilities)
         if n == 0:
             return []
-        p = np.asarray(probabilities, dtype=float)
         if self.selection == "uniform":
             return [1.0 / n] * n
         if self.selection == "argmax":
             out = [0.0] * n
-            out[int(np.argmax(p))] = 1.0  # the first on ties
+            out[max(range(n), key=probabilities.__getitem__)] = 1.0  # the first on ties
             return out
+        p = [float(x) for x in probabilities]
         if self.selection == "temperature":
-            positive = p > 0
-            if positive.any():
-                logp = np.full(n, -np.inf)
-                logp[positive] = np.log(p[positive]) / self.temperature
-                p = np.exp(logp - logp[positive].max())
-        total = float(p.sum())
-        return [float(x) / total for x in p] if total > 0 else [1.0 / n] * n
+            positive = [i for i in range(n) if p[i] > 0]
+            if positive:
+                logp = [math.log(x) / self.temperature if x > 0 else -math.inf for x in p]
+                top = max(logp[i] for i in positive)
+                p = [math.exp(x - top) for x in logp]
+        total = 0.0
+        for x in p:  # a plain loop: sum() is compensated on Python >= 3.12, this is not
+            total += x
+        return [x / total for x in p] if total > 0 else [1.0 / n] * n
 
-    def select(self, probabilities: Sequence[float], rng: np.random.Generator) -> int:
-        """The index of the chosen candidate; always draws once from ``rng`` so the rules
-        stay comparable under one seed."""
+    def select(
+        self, probabilities: Sequence[float], rng: np.random.Generator | AddressedRng | float
+    ) -> int:
+        """The index of the chosen candidate; always takes one uniform draw, so the rules stay
+        comparable under one seed.
+
+        Args:
+            probabilities: The distribution's probabilities.
+            rng: A generator to draw from, or the uniform draw in [0, 1) itself (the engine
+                passes ``derive_uniform(seed, conversation_id, turn, "choice")``).
+        """
         if not probabilities:
             raise ValueError("cannot select from an empty distribution")
-        # np.cumsum and np.searchsorted(side="right") on a few floats, in plain Python: the
-        # running sum adds in the same order, so the cdf and the index are the same
+        u = rng if isinstance(rng, float) else float(rng.random())
+        # np.cumsum and np.searchsorted(side="right") on a few floats, in plain Python
         cdf = list(accumulate(self.weights(probabilities)))
-        u = float(rng.random()) * cdf[-1]
-        return min(bisect_right(cdf, u), len(probabilities) - 1)
+        return min(bisect_right(cdf, u * cdf[-1]), len(probabilities) - 1)
 
 
 class MemoryPolicy(BaseModel):

@@ -3,7 +3,7 @@
 A :class:`Conversation` is a unit of work for :func:`vs_sim.runner.run_conversations`. Each
 turn: the scheduler picks the speaker(s); the engine builds the speaker's messages from its
 point of view, asks for a verbalized distribution of candidate utterances, draws one with
-the speaker's selection rule and ``derive_rng(seed, conversation_id, turn, "choice")``, and
+the speaker's selection rule and ``derive_uniform(seed, conversation_id, turn, "choice")``, and
 logs ``model_call``, ``distribution``, ``choice`` and ``utterance`` events as they happen.
 
 Everything the engine decides is a function of the logged history and addressed random
@@ -43,7 +43,7 @@ from .scheduling import (
     round_robin,
     scheduler_from_description,
 )
-from .seeds import derive_rng
+from .seeds import AddressedRng, derive_uniform
 from .verbalizer import CallHook, CallRecord, averbalize
 
 
@@ -351,7 +351,7 @@ class _Engine:
         fork = self.conv.fork
         if fork is not None and step == fork.turn:
             return Pick((fork.speaker,), note=f"branch of {fork.parent_id} at turn {fork.turn}")
-        rng = derive_rng(self.seed, self.conv.id, step, "schedule")
+        rng = AddressedRng(self.seed, self.conv.id, step, "schedule")
         result = self.conv.scheduler(active, snapshot, rng)
         if inspect.isawaitable(result):
             result = await result
@@ -415,8 +415,8 @@ class _Engine:
             if fork is not None and turn == fork.turn and fork.candidate is not None:
                 index, rule = fork.candidate, "forced"
             else:
-                rng = derive_rng(self.seed, conv.id, turn, "choice")
-                index, rule = agent.policy.select(probs, rng), agent.policy.selection
+                u = derive_uniform(self.seed, conv.id, turn, "choice")
+                index, rule = agent.policy.select(probs, u), agent.policy.selection
             choice = Choice(
                 conversation_id=conv.id,
                 turn=turn,

@@ -126,7 +126,7 @@ def _survey_previews(unit: Respondent) -> list[PromptPreview]:
 def _first_speaker(conv: Conversation, seed: int) -> tuple[str | None, tuple[str, ...]]:
     """Who the scheduler picks first, and whom they address (``None``: decided by a model)."""
     from .scheduling import Transcript, as_pick
-    from .seeds import derive_rng
+    from .seeds import AddressedRng
 
     call = getattr(conv.scheduler, "__call__", conv.scheduler)  # noqa: B004 - any callable
     if inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(conv.scheduler):
@@ -138,7 +138,7 @@ def _first_speaker(conv: Conversation, seed: int) -> tuple[str | None, tuple[str
         names={a.id: a.name for a in conv.agents},
         seed=seed,
     )
-    picked = conv.scheduler(list(conv.agents), history, derive_rng(seed, conv.id, 0, "schedule"))
+    picked = conv.scheduler(list(conv.agents), history, AddressedRng(seed, conv.id, 0, "schedule"))
     pick = as_pick(picked, list(conv.agents))  # type: ignore[arg-type]
     return pick.speakers[0], tuple(pick.addressed_to or ())
 

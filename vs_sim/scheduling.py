@@ -3,10 +3,11 @@
 A scheduler is any callable ``(agents, history, rng) -> speaker`` where ``agents`` are the
 agents still in the conversation, ``history`` is the :class:`Transcript` so far (a sequence
 of :class:`~vs_sim.agents.Turn` that also carries the conversation's id, participants and
-run context), and ``rng`` is the generator ``derive_rng(seed, conversation_id, turn,
-"schedule")``. It returns an agent id, a list of ids (a simultaneous round: all of them
-answer the same history independently), or a :class:`Pick` with a note for the log. It may
-be ``async``.
+run context), and ``rng`` is the step's :class:`~vs_sim.seeds.AddressedRng` (address
+``(seed, conversation_id, turn, "schedule")``): ``rng.random()`` is one cheap draw, and every
+other ``numpy.random.Generator`` method works on it too. It returns an agent id, a list of
+ids (a simultaneous round: all of them answer the same history independently), or a
+:class:`Pick` with a note for the log. It may be ``async``.
 
 Built-ins: :func:`round_robin`, :class:`RandomSpeaker`, :class:`ModeratorLed`,
 :class:`AddressedReply`, :class:`SocialGraph`, :class:`ModelChosen`, :class:`Simultaneous`.
@@ -14,8 +15,11 @@ Built-ins: :func:`round_robin`, :class:`RandomSpeaker`, :class:`ModeratorLed`,
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_right
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any, overload
 
 import networkx as nx
@@ -25,6 +29,7 @@ from .agents import Agent, Turn, distribution_event, rank_of
 from .errors import ConfigError
 from .events import Choice
 from .mentions import mentions as mentions  # (defined here before; still importable here)
+from .seeds import AddressedRng
 
 if TYPE_CHECKING:
     from .runner import RunContext
@@ -47,7 +52,7 @@ class Pick:
 
 SchedulerResult = str | Sequence[str] | Pick
 Scheduler = Callable[
-    [Sequence[Agent], "Transcript", np.random.Generator],
+    [Sequence[Agent], "Transcript", AddressedRng],
     SchedulerResult | Awaitable[SchedulerResult],
 ]
 
@@ -128,7 +133,7 @@ def _order(agents: Sequence[Agent], history: Sequence[Turn]) -> list[str]:
     return order + [a.id for a in agents if a.id not in order]
 
 
-def round_robin(agents: Sequence[Agent], history: Sequence[Turn], rng: np.random.Generator) -> str:
+def round_robin(agents: Sequence[Agent], history: Sequence[Turn], rng: AddressedRng) -> str:
     """The agent after the last speaker, in the conversation's order (skipping those who left)."""
     participants: list[str] = list(getattr(history, "participants", ()) or [a.id for a in agents])
     present = {a.id for a in agents}
@@ -143,17 +148,11 @@ def round_robin(agents: Sequence[Agent], history: Sequence[Turn], rng: np.random
     return _order(agents, history)[0]
 
 
-def _choice(rng: np.random.Generator, p: np.ndarray[Any, np.dtype[np.float64]]) -> int:
-    """``int(rng.choice(len(p), p=p))`` for a valid ``p``: the same draw, without the checks.
-
-    ``Generator.choice`` with probabilities takes one ``rng.random()`` and looks it up in the
-    normalized cumulative sum; these are those steps, so the index is identical.
-    """
-    if not np.isfinite(p).all():  # let numpy say what is wrong
-        return int(rng.choice(len(p), p=p))
-    cdf = p.cumsum()
-    cdf /= cdf[-1]
-    return int(cdf.searchsorted(rng.random(), side="right"))
+def _choice(rng: AddressedRng, weights: Sequence[float]) -> int:
+    """An index drawn with probability proportional to ``weights`` (finite, non-negative, with
+    a positive sum) from one ``rng.random()``: the draw's place in the cumulative sum."""
+    cdf = list(accumulate(weights))
+    return min(bisect_right(cdf, rng.random() * cdf[-1]), len(cdf) - 1)
 
 
 @dataclass(frozen=True)
@@ -166,21 +165,17 @@ class RandomSpeaker:
     weights: Mapping[str, float] = field(default_factory=dict)
     no_repeat: bool = False
 
-    def __call__(
-        self, agents: Sequence[Agent], history: Sequence[Turn], rng: np.random.Generator
-    ) -> str:
+    def __call__(self, agents: Sequence[Agent], history: Sequence[Turn], rng: AddressedRng) -> str:
         pool = list(agents)
         if self.no_repeat and history and len(pool) > 1:
             pool = [a for a in pool if a.id != history[-1].speaker]
         weights = [float(self.weights.get(a.id, 1.0)) for a in pool]
-        w = np.array(weights)
-        total = w.sum()
-        if any(x < 0 for x in weights) or total <= 0:
+        if not all(math.isfinite(x) and x >= 0 for x in weights) or not sum(weights) > 0:
             raise ConfigError(
-                "speaker weights must be non-negative with a positive sum",
+                "speaker weights must be finite and non-negative with a positive sum",
                 where="RandomSpeaker.weights",
             )
-        return pool[_choice(rng, w / total)].id
+        return pool[_choice(rng, weights)].id
 
 
 @dataclass(frozen=True)
@@ -193,9 +188,7 @@ class ModeratorLed:
 
     moderator: str
 
-    def __call__(
-        self, agents: Sequence[Agent], history: Sequence[Turn], rng: np.random.Generator
-    ) -> Pick:
+    def __call__(self, agents: Sequence[Agent], history: Sequence[Turn], rng: AddressedRng) -> Pick:
         ids = [a.id for a in agents]
         if self.moderator not in ids:
             raise ConfigError(
@@ -224,9 +217,7 @@ class AddressedReply:
     the utterance's ``note`` says so.
     """
 
-    def __call__(
-        self, agents: Sequence[Agent], history: Sequence[Turn], rng: np.random.Generator
-    ) -> Pick:
+    def __call__(self, agents: Sequence[Agent], history: Sequence[Turn], rng: AddressedRng) -> Pick:
         if not history:
             return Pick((round_robin(agents, history, rng),))
         last = history[-1]
@@ -250,9 +241,7 @@ class SocialGraph:
     graph: nx.Graph[Any]
     weight: str = "weight"
 
-    def __call__(
-        self, agents: Sequence[Agent], history: Sequence[Turn], rng: np.random.Generator
-    ) -> Pick:
+    def __call__(self, agents: Sequence[Agent], history: Sequence[Turn], rng: AddressedRng) -> Pick:
         present = {a.id: a for a in agents}
         note: str | None
         if history and history[-1].speaker in self.graph:
@@ -290,7 +279,7 @@ class Simultaneous:
     exclude: tuple[str, ...] = ()
 
     def __call__(
-        self, agents: Sequence[Agent], history: Sequence[Turn], rng: np.random.Generator
+        self, agents: Sequence[Agent], history: Sequence[Turn], rng: AddressedRng
     ) -> list[str]:
         return [a.id for a in agents if a.id not in self.exclude]
 
@@ -318,7 +307,7 @@ class ModelChosen:
     window: int = 10
 
     async def __call__(
-        self, agents: Sequence[Agent], history: Sequence[Turn], rng: np.random.Generator
+        self, agents: Sequence[Agent], history: Sequence[Turn], rng: AddressedRng
     ) -> Pick:
         from .verbalizer import averbalize
 
