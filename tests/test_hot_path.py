@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import re
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,11 +19,13 @@ from hypothesis import strategies as st
 
 from vs_sim.agents import Agent, VSPolicy
 from vs_sim.distribution import Candidate, Distribution
+from vs_sim.errors import ConfigError
 from vs_sim.events import EventLog, ModelCall, read_events
 from vs_sim.models import RetryingModel
 from vs_sim.models.base import Completion, Request
 from vs_sim.runner import run_units
 from vs_sim.scheduling import RandomSpeaker, mentions
+from vs_sim.seeds import AddressedRng
 from vs_sim.testing.scripted import ScriptedModel
 from vs_sim.verbalizer import averbalize
 
@@ -142,10 +143,12 @@ def test_random_speaker_draws_what_generator_choice_draws(weights: list[float], 
 
 def test_random_speaker_still_refuses_bad_weights() -> None:
     agents = [Agent(id="a"), Agent(id="b")]
-    with warnings.catch_warnings():  # inf / inf: numpy warns, as it always did here
-        warnings.simplefilter("ignore", RuntimeWarning)
-        with pytest.raises(ValueError, match="NaN"):  # numpy's own message
-            RandomSpeaker(weights={"a": float("inf")})(agents, [], np.random.default_rng(0))
+    for bad in (float("inf"), float("nan"), -1.0):
+        with pytest.raises(ConfigError, match="finite and non-negative") as info:
+            RandomSpeaker(weights={"a": bad})(agents, [], AddressedRng(0, "c", 0, "schedule"))
+        assert info.value.where == "RandomSpeaker.weights"
+    with pytest.raises(ConfigError, match="positive sum"):
+        RandomSpeaker(weights={"a": 0.0, "b": 0.0})(agents, [], AddressedRng(0, "c", 0, "x"))
 
 
 @settings(max_examples=200, deadline=None)

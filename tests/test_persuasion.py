@@ -26,7 +26,7 @@ from vs_sim.models.base import Completion, Request
 from vs_sim.personas import Persona
 from vs_sim.population import Population
 from vs_sim.runner import run_units
-from vs_sim.seeds import derive_rng
+from vs_sim.seeds import derive_uniform
 from vs_sim.tasks.persuasion import (
     DonationReader,
     PersuasionConfig,
@@ -99,7 +99,7 @@ def test_a_small_run_logs_dialogues_and_both_donations(tmp_path: Path) -> None:
     assert purposes == {"utterance", "donation"}
 
 
-def test_the_donation_is_drawn_with_its_addressed_generator(tmp_path: Path) -> None:
+def test_the_donation_is_drawn_with_its_addressed_draw(tmp_path: Path) -> None:
     events = run(tmp_path, PersuasionConfig(max_turns=2), persuadees(3), seed=9)
     dists = {
         d.conversation_id: d for d in of(events, DistributionRecorded) if d.purpose == "donation"
@@ -110,7 +110,9 @@ def test_the_donation_is_drawn_with_its_addressed_generator(tmp_path: Path) -> N
         cid = choice.conversation_id
         assert choice.rng_key == [cid, "donation"]
         probs = [c.probability for c in dists[cid].candidates]
-        expected = int(np.searchsorted(np.cumsum(probs), derive_rng(9, cid, "donation").random()))
+        cdf = np.cumsum(probs)
+        u = derive_uniform(9, cid, "donation")
+        expected = int(np.searchsorted(cdf, u * cdf[-1], side="right"))
         drawn_text = dists[cid].candidates[choice.index].text
         assert choice.index == min(expected, len(probs) - 1)
         assert donations(events)[cid] == pytest.approx(float(drawn_text))

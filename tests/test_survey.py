@@ -26,7 +26,7 @@ from vs_sim.events import (
 from vs_sim.models.offline import OfflineModel
 from vs_sim.personas import Persona
 from vs_sim.runner import RunContext
-from vs_sim.seeds import derive_rng
+from vs_sim.seeds import derive_uniform
 from vs_sim.tasks import Questionnaire, Survey, load_questionnaire, run_survey
 from vs_sim.testing.scripted import ScriptedModel
 
@@ -274,7 +274,7 @@ def test_every_question_type_end_to_end_offline(
     }
 
 
-def test_hard_answer_is_drawn_with_the_addressed_generator(tmp_path: Path) -> None:
+def test_hard_answer_is_drawn_with_the_addressed_draw(tmp_path: Path) -> None:
     log = tmp_path / "events.jsonl"
     run_survey(EXAMPLE, people(4), log_path=log, seed=11, progress=False)
     dists = {(e.conversation_id, e.purpose): e for e in of_kind(log, DistributionRecorded)}
@@ -289,7 +289,7 @@ def test_hard_answer_is_drawn_with_the_addressed_generator(tmp_path: Path) -> No
                 for c in dists[key].candidates
             ]
         )
-        index = dist.sample_index(derive_rng(11, a.conversation_id, a.question_id, "answer"))
+        index = dist.index_for(derive_uniform(11, a.conversation_id, a.question_id, "answer"))
         assert choices[key].index == index
         assert a.raw == dist.candidates[index].text
         assert choices[key].rng_key == [a.conversation_id, a.question_id, "answer"]

@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .distribution import Candidate, Distribution
-from .events import DistributionRecorded, Participant
+from .events import CandidateRecord, DistributionRecorded, Participant
 from .models.base import Message, Model
 from .seeds import AddressedRng
 
@@ -340,30 +340,29 @@ def distribution_event(
 ) -> DistributionRecorded:
     """The ``distribution`` event recording every candidate of ``dist``.
 
-    The candidates go in as plain fields and the event validates them into its
-    :class:`~vs_sim.events.CandidateRecord` list in one pass (cheaper than building each
-    record on its own: this runs once per turn).
+    Built with :meth:`~vs_sim.events.DistributionRecorded.trusted`: the values come from a
+    validated :class:`~vs_sim.distribution.Distribution`, and this runs once per turn.
     """
-    return DistributionRecorded.model_validate(
-        {
-            "conversation_id": conversation_id,
-            "turn": turn,
-            "speaker": speaker,
-            "purpose": purpose,
-            "method": dist.method,
-            "model": dist.model,
-            "candidates": [_record(c) for c in dist.candidates],
-            "dropped": [_record(c) for c in dist.dropped],
-            "repairs": [r.model_dump(mode="json") for r in dist.repairs],
-            "truncated": dist.truncated,
-            "entropy": dist.entropy(),
-            "request_keys": list(dist.request_keys),
-        }
+    return DistributionRecorded.trusted(
+        conversation_id=conversation_id,
+        turn=turn,
+        speaker=speaker,
+        purpose=purpose,
+        method=dist.method,
+        model=dist.model,
+        candidates=[_record(c) for c in dist.candidates],
+        dropped=[_record(c) for c in dist.dropped],
+        repairs=[r.model_dump(mode="json") for r in dist.repairs],
+        truncated=dist.truncated,
+        entropy=float(dist.entropy()),
+        request_keys=list(dist.request_keys),
     )
 
 
-def _record(c: Candidate) -> dict[str, Any]:
-    return {"text": c.text, "stated": c.stated, "weight": c.weight, "probability": c.probability}
+def _record(c: Candidate) -> CandidateRecord:
+    return CandidateRecord.trusted(
+        text=c.text, stated=c.stated, weight=float(c.weight), probability=float(c.probability)
+    )
 
 
 class RecordedPersona(BaseModel):

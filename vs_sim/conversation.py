@@ -383,7 +383,14 @@ class _Engine:
             addressed = (last.speaker,) if last is not None and last.speaker != speaker else ()
         recorded = st.pending.pop((turn, speaker), None)
         if recorded is None:
-            summary, visible = await self._memory(agent, snapshot, turn, emit)
+            memory = agent.memory
+            visible: Sequence[Turn]
+            if memory.kind == "full":
+                summary, visible = None, snapshot.turns
+            elif memory.kind == "last_n":
+                summary, visible = None, snapshot.turns[-memory.n :]
+            else:
+                summary, visible = await self._memory(agent, snapshot, turn, emit)
             system, messages = build_messages(
                 agent,
                 visible,
@@ -417,13 +424,13 @@ class _Engine:
             else:
                 u = derive_uniform(self.seed, conv.id, turn, "choice")
                 index, rule = agent.policy.select(probs, u), agent.policy.selection
-            choice = Choice(
+            choice = Choice.trusted(
                 conversation_id=conv.id,
                 turn=turn,
                 speaker=speaker,
                 index=index,
                 rank=rank_of(probs, index),
-                probability=probs[index],
+                probability=float(probs[index]),
                 rule=rule,
                 rng_key=[conv.id, turn, "choice"],
             )
@@ -432,16 +439,16 @@ class _Engine:
         others = [a for a in conv.agents if a.id != speaker]
         to = tuple(mentions(text, others, anywhere=False)) or addressed
         emit(
-            Utterance(
+            Utterance.trusted(
                 conversation_id=conv.id,
                 turn=turn,
                 speaker=speaker,
                 text=text,
                 addressed_to=list(to),
                 reply_to=last.turn if last is not None else None,
-                probability=probs[choice.index],
+                probability=float(probs[choice.index]),
                 rank=choice.rank,
-                entropy=recorded.entropy,
+                entropy=float(recorded.entropy),
                 note=pick.note,
                 round_start=round_[0] if round_ else None,
                 round_size=round_[1] if round_ else None,
@@ -451,13 +458,9 @@ class _Engine:
 
     async def _memory(
         self, agent: Agent, snapshot: Transcript, turn: int, emit: Callable[[Event], None]
-    ) -> tuple[str | None, list[Turn]]:
-        """The running summary (if any) and the turns the agent holds verbatim."""
+    ) -> tuple[str | None, Sequence[Turn]]:
+        """A ``summary`` memory: the running summary and the turns it holds verbatim."""
         turns, n = list(snapshot), agent.memory.n
-        if agent.memory.kind == "full":
-            return None, turns
-        if agent.memory.kind == "last_n":
-            return None, turns[-n:]
         covers, text = self.st.summaries.get(agent.id, (0, ""))
         if len(turns) - covers >= 2 * n:  # refresh in chunks: the window stays n .. 2n - 1
             upto = len(turns) - n

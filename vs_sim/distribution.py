@@ -9,7 +9,9 @@ here into ``probability``.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Sequence
+from itertools import accumulate
 from typing import Literal
 
 import numpy as np
@@ -17,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import ConfigError
 from .models.base import Message, Usage
+from .records import trusted
 
 Normalization = Literal["elicited", "uniform", "temperature"]
 NORMALIZATIONS: tuple[str, ...] = ("elicited", "uniform", "temperature")
@@ -67,12 +70,24 @@ def _with_probability(candidate: Candidate, probability: float) -> Candidate:
     old = candidate.probability
     if old == probability and (old or math.copysign(1.0, old) == math.copysign(1.0, probability)):
         return candidate  # (0.0 and -0.0 compare equal but are written differently)
-    return Candidate.model_construct(
-        text=candidate.text,
-        stated=candidate.stated,
-        weight=candidate.weight,
-        probability=probability,
+    return trusted(
+        Candidate,
+        {
+            "text": candidate.text,
+            "stated": candidate.stated,
+            "weight": candidate.weight,
+            "probability": probability,
+        },
     )
+
+
+def _with_probabilities(
+    candidates: Sequence[Candidate], probabilities: list[float]
+) -> list[Candidate]:
+    """The candidates with these probabilities, in a new list (see :func:`_with_probability`)."""
+    if [c.probability for c in candidates] == probabilities and 0.0 not in probabilities:
+        return list(candidates)  # the usual case, all at once (zeros are compared one by one)
+    return [_with_probability(c, p) for c, p in zip(candidates, probabilities)]
 
 
 def as_generator(seed: SeedLike) -> np.random.Generator:
@@ -105,9 +120,10 @@ def normalize_weights(
     if mode == "uniform":
         return [1.0 / n] * n, []
     if mode == "elicited":  # the hot path (every call): plain floats beat numpy for a few items
-        ws = [float(x) for x in weights]
-        if not all(0.0 <= x < math.inf for x in ws):
-            raise ConfigError("weights must be finite and non-negative")
+        ws = list(map(float, weights))
+        for x in ws:
+            if not 0.0 <= x < math.inf:  # (False for NaN too)
+                raise ConfigError("weights must be finite and non-negative")
         total = math.fsum(ws)
         if total > 0:
             return [x / total for x in ws], []
@@ -132,6 +148,10 @@ def normalize_weights(
             Repair(kind="zero_sum", detail="all weights were zero; used a uniform distribution")
         ]
     return [float(x) for x in w / total], []
+
+
+_NO_USAGE = Usage()
+"""The default ``usage``: frozen, so one instance serves every distribution."""
 
 
 class Distribution(BaseModel):
@@ -159,7 +179,7 @@ class Distribution(BaseModel):
     method: str = "vs_standard"
     model: str | None = None
     prompt: list[Message] | None = None
-    usage: Usage = Field(default_factory=Usage)
+    usage: Usage = Field(default_factory=lambda: _NO_USAGE)
     cost: float | None = None
     calls: int = 1
     repairs: list[Repair] = Field(default_factory=list)
@@ -199,7 +219,7 @@ class Distribution(BaseModel):
         repairs = list(fields.pop("repairs", []))  # type: ignore[call-overload]
         probs, extra = normalize_weights([c.weight for c in candidates], normalization, temperature)
         repairs += extra
-        cands = [_with_probability(c, p) for c, p in zip(candidates, probs)]
+        cands = _with_probabilities(candidates, probs)
         dropped: list[Candidate] = []
         if tau is not None and tau > 0:
             if min_keep < 1:
@@ -220,8 +240,22 @@ class Distribution(BaseModel):
             dropped = [c for c in cands if id(c) not in kept_ids]
             if dropped:
                 probs, _ = normalize_weights([c.probability for c in kept], "elicited")
-                cands = [_with_probability(c, p) for c, p in zip(kept, probs)]
-        return cls(
+                cands = _with_probabilities(kept, probs)
+        if _ALWAYS_GIVEN.isdisjoint(fields):
+            # What ``cls(...)`` below does, without its Python-level ``__init__`` (this runs on
+            # every model call): validate the values as one dict. Candidates, already checked,
+            # are kept as they are either way (pydantic does not revalidate instances).
+            values = {
+                "candidates": cands,
+                "normalization": normalization,
+                "temperature": temperature,
+                "tau": tau,
+                "dropped": dropped,
+                "repairs": repairs,
+                **fields,
+            }
+            return cls.__pydantic_validator__.validate_python(values)  # type: ignore[no-any-return]
+        return cls(  # (a field given twice raises the TypeError it always raised)
             candidates=cands,
             normalization=normalization,
             temperature=temperature,
@@ -236,7 +270,7 @@ class Distribution(BaseModel):
         probs, extra = normalize_weights(
             [c.weight for c in self.candidates], normalization, temperature
         )
-        cands = [_with_probability(c, p) for c, p in zip(self.candidates, probs)]
+        cands = _with_probabilities(self.candidates, probs)
         return self.model_copy(
             update={
                 "candidates": cands,
@@ -260,10 +294,22 @@ class Distribution(BaseModel):
 
     def sample_index(self, seed: SeedLike = None) -> int:
         """Draw one candidate's index. The same seed always draws the same index."""
-        rng = as_generator(seed)
-        cdf = np.cumsum(self.probabilities)
-        u = float(rng.random()) * float(cdf[-1])
-        return min(int(np.searchsorted(cdf, u, side="right")), len(self.candidates) - 1)
+        return self.index_for(float(as_generator(seed).random()))
+
+    def index_for(self, u: float) -> int:
+        """The index a uniform draw ``u`` in ``[0, 1)`` picks (what :meth:`sample_index` draws).
+
+        For a caller that already holds its draw, e.g. from :func:`vs_sim.seeds.derive_uniform`:
+        the first candidate whose cumulative probability exceeds ``u`` times the total.
+        """
+        cdf = list(accumulate(self.probabilities))  # the sums np.cumsum makes, in the same order
+        if cdf and math.isfinite(cdf[-1]):  # (plain Python: numpy costs more for a few candidates)
+            return min(bisect_right(cdf, u * cdf[-1]), len(cdf) - 1)  # np.searchsorted, "right"
+        # no candidates, or sums that are not finite (an overflow, a NaN): numpy's rules and
+        # warnings, as always (its search orders NaN last)
+        sums = np.cumsum(self.probabilities)
+        at = int(np.searchsorted(sums, u * float(sums[-1]), side="right"))
+        return min(at, len(self.candidates) - 1)
 
     def sample(self, seed: SeedLike = None) -> Candidate:
         """Draw one candidate by probability (reproducible for an int seed or a Generator)."""
@@ -280,7 +326,7 @@ class Distribution(BaseModel):
 
     def entropy(self, base: float = 2.0) -> float:
         """Shannon entropy of the probabilities (bits by default)."""
-        h = -sum(p * math.log(p) for p in self.probabilities if p > 0)
+        h = -sum([p * math.log(p) for c in self.candidates if (p := c.probability) > 0])
         return 0.0 if h <= 0 else h / math.log(base)  # one candidate: 0.0, never -0.0
 
     def normalized_entropy(self) -> float:
@@ -295,3 +341,9 @@ class Distribution(BaseModel):
     @classmethod
     def from_json(cls, data: str | bytes) -> Distribution:
         return cls.model_validate_json(data)
+
+
+_ALWAYS_GIVEN = frozenset(
+    {"candidates", "normalization", "temperature", "tau", "dropped", "repairs"}
+)
+"""The fields :meth:`Distribution.from_candidates` always passes."""

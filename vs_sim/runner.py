@@ -80,7 +80,7 @@ def call_event(
             retries=max(attempts - 1, 0),
             error=redact(f"{type(err).__name__}: {err}"),
         )
-    return ModelCall(
+    return ModelCall.trusted(  # the values come from a validated Completion
         conversation_id=conversation_id,
         turn=turn,
         purpose=purpose,

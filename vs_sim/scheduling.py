@@ -150,9 +150,18 @@ def round_robin(agents: Sequence[Agent], history: Sequence[Turn], rng: Addressed
 
 def _choice(rng: AddressedRng, weights: Sequence[float]) -> int:
     """An index drawn with probability proportional to ``weights`` (finite, non-negative, with
-    a positive sum) from one ``rng.random()``: the draw's place in the cumulative sum."""
-    cdf = list(accumulate(weights))
-    return min(bisect_right(cdf, rng.random() * cdf[-1]), len(cdf) - 1)
+    a positive sum) from one ``rng.random()``.
+
+    The steps of ``Generator.choice(len(weights), p=...)`` in plain Python (normalize, add up
+    in order, normalize the running sum, find the draw's place in it), so a numpy Generator
+    passed in gives the index numpy would.
+    """
+    total = 0.0
+    for w in weights:
+        total += w
+    cdf = list(accumulate(w / total for w in weights))
+    last = cdf[-1]
+    return bisect_right([c / last for c in cdf], rng.random())
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import math
 
 from ..distribution import Candidate
 from .items import canonical_key
-from .text import QUOTE_PAIRS, strip_quotes
+from .text import QUOTE_PAIRS, collapse_whitespace, strip_quotes
 
 _TEXT = "text"
 _QUOTES = frozenset(QUOTE_PAIRS)
@@ -31,7 +31,7 @@ def read_clean(value: object) -> list[Candidate] | None:
     general path would pick the same keys.
 
     Args:
-        value: The ``json.loads`` result of the whole answer.
+        value: The ``json.loads`` (or ``orjson.loads``) result of the whole answer.
 
     Returns:
         The candidates with ``stated`` and ``weight`` the numbers as floats and
@@ -45,44 +45,50 @@ def read_clean(value: object) -> list[Candidate] | None:
     if len(value) > 1 and not _canonical(value):  # (alone, the key is "responses")
         return None
     texts: list[str] = []
-    stated: list[float] = []
-    weights: list[float] = []
-    seen: set[str] = set()
+    numbers: list[float] = []  # as stated
     for element in responses:
         if type(element) is not dict:
             return None
-        raw = element.get(_TEXT)
-        if type(raw) is not str:
-            return None
+        text = element.get(_TEXT)
         # the general path's choice: "probability" if present, else "confidence"
         number = element["probability"] if "probability" in element else element.get("confidence")
-        if len(element) > 2 and not _canonical(element):  # (two: the text and the number)
-            return None
-        if type(number) is not float and type(number) is not int:  # bool and str are repairs
-            return None
-        try:
-            x = float(number)
-        except OverflowError:  # an integer too large for a float
-            return None
-        if not 0.0 <= x <= 1.0:  # NaN, negative numbers and percentages go the long way
-            return None
-        text = raw.strip()
+        if type(text) is not str or (len(element) > 2 and not _canonical(element)):
+            return None  # (two keys: the text and the number)
+        if type(number) is int and 0 <= number <= 1:  # bool and str are repairs
+            number = float(number)
+        elif type(number) is not float or not 0.0 <= number <= 1.0:
+            return None  # NaN, negative numbers and percentages go the long way
+        text = text.strip()
         if not text or (text[0] in _QUOTES and strip_quotes(text) != text):
             return None
-        key = " ".join(text.split())  # collapse_whitespace, inlined: this runs per candidate
-        if key in seen:
-            return None
-        seen.add(key)
         texts.append(text)
-        stated.append(x)
-        weights.append(x or 0.0)  # as the general path does: a stated -0.0 weighs 0.0
+        numbers.append(number)
+    weights = [x or 0.0 for x in numbers]  # as the general path does: a stated -0.0 weighs 0.0
     total = math.fsum(weights)
-    if not total > 0:
+    if not total > 0 or not _distinct(texts):
         return None
+    # validated from plain dicts: pydantic's own constructor, without ``__init__``'s overhead
+    validate = Candidate.__pydantic_validator__.validate_python
     return [
-        Candidate(text=t, stated=s, weight=w, probability=w / total)
-        for t, s, w in zip(texts, stated, weights, strict=True)
+        validate({"text": t, "stated": x, "weight": w, "probability": w / total})
+        for t, x, w in zip(texts, numbers, weights, strict=True)
     ]
+
+
+def _distinct(texts: list[str]) -> bool:
+    """Whether no two (stripped) texts are the same once whitespace is collapsed.
+
+    The general path merges such repeats. Every whitespace character but the space is
+    unprintable, so when all the texts together are printable and hold no double space,
+    each is already its collapsed form: one check for the whole answer instead of
+    collapsing every text.
+    """
+    joined = "".join(texts)
+    if joined.isprintable() and "  " not in joined:
+        keys = texts
+    else:
+        keys = [collapse_whitespace(text) for text in texts]
+    return len(set(keys)) == len(keys)
 
 
 def _canonical(obj: dict[str, object]) -> bool:

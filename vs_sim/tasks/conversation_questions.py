@@ -4,7 +4,7 @@ group participant's stance before and after the discussion.
 :func:`ask_participant` shows one participant the conversation so far (from their point of
 view) followed by a question, asks the model for a verbalized distribution over answers,
 reads each candidate with an :class:`~vs_sim.tasks.survey_answers.AnswerReader`, draws the
-answer with ``derive_rng(run seed, *rng_key)`` and logs a ``distribution``, a ``choice`` and
+answer with ``derive_uniform(run seed, *rng_key)`` and logs a ``distribution``, a ``choice`` and
 an ``answer`` (with the participant's ``agent_id`` and the ``turn`` count they had seen).
 Asked again with the same events as ``prior`` (a resumed run) it returns the logged answer,
 or finishes one whose distribution is already logged, without a model call.
@@ -23,7 +23,7 @@ from ..distribution import Candidate, Distribution
 from ..errors import ParseError
 from ..events import Answer, Choice, DistributionRecorded, Event, Utterance
 from ..models.base import Message
-from ..seeds import derive_rng
+from ..seeds import derive_uniform
 from .survey_answers import AnswerReader
 
 if TYPE_CHECKING:
@@ -159,7 +159,7 @@ async def ask_participant(
         )
     reads = [reader.read(c.text) for c in dist.candidates]
     soft, unmatched = reader.soft(dist, reads)
-    drawn = dist.sample_index(derive_rng(ctx.seed, *rng_key))
+    drawn = dist.index_for(derive_uniform(ctx.seed, *rng_key))
     probabilities = dist.probabilities
     if not chosen:
         ctx.emit(

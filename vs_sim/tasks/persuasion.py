@@ -13,7 +13,7 @@ When the chat ends the persuadee's donation is recorded twice:
 
 - ``donation``: the final question (the transcript, then "how much do you donate?" with a
   ``Range: 0 to 2`` line), answered as a verbalized distribution over amounts; one amount is
-  drawn with ``derive_rng(seed, conversation_id, "donation")``. Logged as an ``answer``
+  drawn with ``derive_uniform(seed, conversation_id, "donation")``. Logged as an ``answer``
   (its ``soft`` field holds the distribution), with its ``distribution`` and ``choice``.
 - ``donation_text``: what the persuadee *said* they would give, read from their utterances
   by :func:`~vs_sim.tasks.persuasion_extract.extract_donation` (``value`` ``None`` and

@@ -2,7 +2,7 @@
 
 For each question it is shown, a respondent asks the model (as its persona) for a
 verbalized distribution, reads every candidate as an answer (:mod:`.survey_answers`), draws
-its hard answer with ``derive_rng(seed, respondent_id, question_id, "answer")`` and logs a
+its hard answer with ``derive_uniform(seed, respondent_id, question_id, "answer")`` and logs a
 ``distribution``, a ``choice`` and an ``answer`` (model calls are logged by the run
 context's hook). Skip logic decides which questions it is shown; in interview mode it sees
 its earlier questions and answers. On resume it asks only what its logged events lack.
@@ -24,7 +24,7 @@ from ..events import (
     Event,
     Participant,
 )
-from ..seeds import derive_rng
+from ..seeds import derive_uniform
 from .matching import normalize_text
 from .questionnaire import (
     MultiSelectQuestion,
@@ -221,24 +221,24 @@ class Respondent:
         reads = [reader.read(c.text) for c in dist.candidates]
         soft, unmatched = reader.soft(dist, reads)
         key: list[str | int] = [self.id, question.id, "answer"]
-        drawn = dist.sample_index(derive_rng(ctx.seed, *key))
+        drawn = dist.index_for(derive_uniform(ctx.seed, *key))
         probabilities = dist.probabilities
         if not chosen:
             ctx.emit(
-                Choice(
+                Choice.trusted(  # values made here, already typed
                     conversation_id=self.id,
                     turn=index,
                     speaker=self.id,
                     purpose=question.id,
                     index=drawn,
                     rank=rank_of(probabilities, drawn),
-                    probability=probabilities[drawn],
+                    probability=float(probabilities[drawn]),
                     rule="weighted",
                     rng_key=key,
                 )
             )
         read = reads[drawn]
-        answer = Answer(
+        answer = Answer.trusted(  # (the reader's values are already typed)
             conversation_id=self.id,
             question_id=question.id,
             value=read.value,

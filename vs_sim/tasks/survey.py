@@ -3,7 +3,7 @@
 For every question shown to a respondent, the model is asked (as that persona) for a
 verbalized distribution over the answers; the distribution is kept as the respondent's
 *soft* answer and one candidate is drawn from it with
-``derive_rng(seed, respondent_id, question_id, "answer")`` as the *hard* answer. Every call,
+``derive_uniform(seed, respondent_id, question_id, "answer")`` as the *hard* answer. Every call,
 distribution, draw and answer is appended to the run's event log, from which
 :mod:`.survey_analysis` and :mod:`.survey_reference` compute tables.
 
