@@ -39,7 +39,7 @@ def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
             Agent(
                 id=n.lower(),
                 name=n,
-                policy=VSPolicy(k=4, tau=0.15),
+                policy=VSPolicy(k=4, tau=0.2),
                 persona=Persona(
                     id=f"p{i}",
                     template="focus_group_participant",

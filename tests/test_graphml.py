@@ -1,8 +1,10 @@
-"""The streaming GraphML writer: networkx reads back what it would from its own writer."""
+"""The columnar GraphML writer: networkx reads back what it would from its own writer."""
 
 from __future__ import annotations
 
 import json
+import math
+import struct
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from hypothesis import strategies as st
 
 from vs_sim.errors import ConfigError
 from vs_sim.graph import ConversationGraph
-from vs_sim.graphml import write_graphml
+from vs_sim.graphml import _json_text, _native_texts, write_graphml
 
 
 def read_back(path: Path) -> tuple[Any, Any, Any]:
@@ -104,3 +106,53 @@ def test_conversation_graph_file_reads_back_like_the_networkx_written_one(
     assert ConversationGraph.read_graphml(ours).graph.nodes["agent:c:ana"]["attributes"] == {
         "age": 40
     }
+
+
+_json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text()),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.one_of(_json_values, st.lists(st.text(), max_size=4)))
+def test_json_values_are_written_as_json_dumps_writes_them(value: Any) -> None:
+    assert _json_text(value) == json.dumps(value, ensure_ascii=True)
+
+
+def bits(x: float) -> bytes:
+    return struct.pack("<d", x)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    floats=st.lists(st.floats(), min_size=1, max_size=20),
+    ints=st.lists(st.integers(min_value=-(2**70), max_value=2**70), min_size=1, max_size=20),
+)
+def test_a_column_of_numbers_reads_back_bit_for_bit(floats: list[float], ints: list[int]) -> None:
+    back = [float(text) for text in _native_texts(floats, float)]
+    assert [bits(x) if not math.isnan(x) else "nan" for x in floats] == [
+        bits(x) if not math.isnan(x) else "nan" for x in back
+    ]
+    assert [int(text) for text in _native_texts(ints, int)] == ints
+
+
+def test_nan_infinity_and_escapes_read_back_as_from_the_networkx_writer(tmp_path: Path) -> None:
+    g: nx.MultiDiGraph[str] = nx.MultiDiGraph()
+    g.add_node("a", x=math.nan, t="1 < 2 & 3 > 2", b=True)
+    g.add_node("b", x=math.inf, t="plain", b=False)
+    g.add_node('q"uote', x=-math.inf, t="tab\there", b=True)
+    g.add_edge("a", 'q"uote', key="k&1", w=1e-5)
+    ours, theirs = tmp_path / "ours.graphml", tmp_path / "theirs.graphml"
+    write_graphml(ours, g.graph, list(g.nodes(data=True)), list(g.edges(keys=True, data=True)))
+    nx.write_graphml(g, theirs)
+    assert repr(read_back(ours)) == repr(read_back(theirs))  # repr: nan == nan
+    assert math.isnan(nx.read_graphml(ours).nodes["a"]["x"])
+
+
+def test_a_text_column_is_escaped_value_by_value_even_with_a_nul_in_it() -> None:
+    assert _native_texts(["a & b", "<x>", "plain"], str) == ["a &amp; b", "&lt;x&gt;", "plain"]
+    assert _native_texts(["a&b", "x\x00y", ">"], str) == ["a&amp;b", "x\x00y", "&gt;"]
