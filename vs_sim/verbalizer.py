@@ -82,28 +82,86 @@ def to_messages(prompt: str | Sequence[Message], system: str | None = None) -> l
     return messages
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What a turn needs to know of its method, worked out once per method.
+
+    A :class:`Method` is frozen, so its call shape, whether it has a JSON schema and whether
+    it asks for a count of candidates never change; reading them anew on every call cost
+    more than the rest of the bookkeeping around a call.
+    """
+
+    method: Method
+    independent_calls: int
+    turns: int
+    sizes: tuple[int | None, ...]
+    has_schema: bool  # the schema itself is built per call: a provider may change its copy
+    checks_count: bool  # a list method asked for k candidates: another count is a repair
+
+    @classmethod
+    def of(cls, method: Method) -> _Plan:
+        return cls(
+            method=method,
+            independent_calls=method.independent_calls,
+            turns=method.turns,
+            sizes=tuple(method.turn_sizes()),
+            has_schema=method.response_format() is not None,
+            checks_count=method.k is not None
+            and method.name in ("sequence", "vs_standard", "vs_cot", "vs_multi"),
+        )
+
+
+def _all_text(messages: list[Message]) -> bool:
+    """Whether every key and value of every message is a ``str`` (not even a subclass).
+
+    Such messages are what validating a :class:`Request` would leave unchanged; anything
+    else (bytes, numbers) still goes through validation, which converts or refuses it.
+    """
+    for message in messages:
+        for name, value in message.items():
+            if type(name) is not str or type(value) is not str:
+                return False
+    return True
+
+
 class _Caller:
     """Runs one distribution's calls, recording usage, cost, keys and repairs."""
+
+    __slots__ = (
+        "cost",
+        "fallback",
+        "keys",
+        "method",
+        "model",
+        "on_call",
+        "params",
+        "parse_retries",
+        "repairs",
+        "synthetic",
+        "truncated",
+        "trusted",
+        "usage",
+    )
 
     def __init__(
         self,
         model: Model,
         method: Method,
         params: dict[str, Any],
-        repeat: int,
         on_call: CallHook | None,
         parse_retries: int,
         fallback: bool,
+        trusted: bool,
     ) -> None:
         self.model = model
         self.method = method
         self.params = params
-        self.repeat = repeat
         self.on_call = on_call
         self.parse_retries = parse_retries
         self.fallback = fallback
-        self.usage = Usage()
-        self.costs: list[float | None] = []
+        self.trusted = trusted  # every message holds only str: nothing to validate
+        self.usage: Usage | None = None
+        self.cost: float | None = None
         self.keys: list[str] = []
         self.repairs: list[Repair] = []
         self.synthetic = False
@@ -112,13 +170,9 @@ class _Caller:
     async def call(self, messages: Sequence[Message], repeat: int) -> tuple[str, ParseResult]:
         """One call, re-asked up to ``parse_retries`` times if the answer cannot be parsed."""
         last: ParseError | None = None
+        chat = tuple(messages)
         for attempt in range(self.parse_retries + 1):
-            request = Request(
-                model=self.model.name,
-                messages=tuple(messages),
-                params=self.params,
-                repeat=repeat + attempt * _PARSE_RETRY_STRIDE,
-            )
+            request = self._request(chat, repeat + attempt * _PARSE_RETRY_STRIDE)
             try:
                 completion = await self.model.acomplete(request)
             except ModelError as exc:
@@ -127,10 +181,7 @@ class _Caller:
                 raise
             if self.on_call:
                 self.on_call(CallRecord(request, completion, None))
-            self.usage = self.usage + completion.usage
-            self.costs.append(completion.cost)
-            self.keys.append(request.key)
-            self.synthetic = self.synthetic or completion.synthetic
+            self._count(request, completion)
             try:
                 result = self.method.parse(completion.text)
             except ParseError as exc:
@@ -158,10 +209,20 @@ class _Caller:
             )
         raise last
 
-    @property
-    def cost(self) -> float | None:
-        known = [c for c in self.costs if c is not None]
-        return sum(known) if known else None
+    def _request(self, chat: tuple[Message, ...], repeat: int) -> Request:
+        """The request of one call; each gets its own params dict, as validation gave it."""
+        if self.trusted:  # built here from checked text: validating would only copy it
+            return Request.trusted(self.model.name, chat, dict(self.params), repeat)
+        return Request(model=self.model.name, messages=chat, params=self.params, repeat=repeat)
+
+    def _count(self, request: Request, completion: Completion) -> None:
+        """Add one answered call to the totals (usage, cost, keys, synthetic)."""
+        usage = completion.usage
+        self.usage = usage if self.usage is None else self.usage + usage
+        if completion.cost is not None:  # a sum of the known costs, as sum() would add them
+            self.cost = (0 if self.cost is None else self.cost) + completion.cost
+        self.keys.append(request.key)
+        self.synthetic = self.synthetic or completion.synthetic
 
 
 async def averbalize(
@@ -218,7 +279,8 @@ async def averbalize(
         ModelError: The model call failed after its retries.
         ConfigError: An option is invalid.
     """
-    meth = _method(method, k, options)
+    plan = _plan(method, k, options)
+    meth = plan.method
     mdl = resolve_model(model)
     messages = to_messages(prompt, system)
     params: dict[str, Any] = {}
@@ -228,44 +290,44 @@ async def averbalize(
         params["seed"] = seed
     if max_tokens is not None:
         params["max_tokens"] = max_tokens
-    if getattr(mdl, "supports_json_schema", False):
-        schema = meth.response_format()
-        if schema is not None:
-            params["response_format"] = schema
-    caller = _Caller(mdl, meth, params, repeat, on_call, parse_retries, fallback)
+    if plan.has_schema and getattr(mdl, "supports_json_schema", False):
+        params["response_format"] = meth.response_format()
+    # a str prompt (and system) make str-only messages; given messages must be looked at
+    plain = type(prompt) is str and (not system or type(system) is str)
+    caller = _Caller(
+        mdl, meth, params, on_call, parse_retries, fallback, plain or _all_text(messages)
+    )
 
-    first = meth.build_messages(messages, meth.turn_sizes()[0])
+    first = meth.build_messages(messages, plan.sizes[0])
     candidates: list[Candidate] = []
     answers = 0
-    if meth.independent_calls > 1:
-        base = repeat * meth.independent_calls
+    if plan.independent_calls > 1:
+        base = repeat * plan.independent_calls
         results = await asyncio.gather(
-            *(caller.call(first, base + i) for i in range(meth.independent_calls))
+            *(caller.call(first, base + i) for i in range(plan.independent_calls))
         )
         for _, result in results:
             candidates.extend(result.candidates)
             caller.repairs.extend(result.repairs)
         answers = len(results)
     else:
-        chat = list(first)
-        sizes = meth.turn_sizes()
-        for turn in range(meth.turns):
+        chat = first
+        for turn in range(plan.turns):
             raw, result = await caller.call(chat, repeat)
             candidates.extend(result.candidates)
             caller.repairs.extend(result.repairs)
             answers += 1
-            if turn + 1 < meth.turns:
+            if turn + 1 < plan.turns:
                 chat = [
                     *chat,
                     {"role": "assistant", "content": raw},
-                    {"role": "user", "content": meth.followup(sizes[turn + 1])},
+                    {"role": "user", "content": meth.followup(plan.sizes[turn + 1])},
                 ]
 
     # One answer's candidates were already merged by the parser (same whitespace-collapsed key)
     merged, merge_repairs = _merge_duplicates(candidates) if answers > 1 else (candidates, [])
     repairs = caller.repairs + merge_repairs
-    list_method = meth.name in ("sequence", "vs_standard", "vs_cot", "vs_multi")
-    if meth.k is not None and list_method and len(merged) != meth.k:
+    if plan.checks_count and len(merged) != meth.k:
         repairs.append(
             Repair(
                 kind="count_mismatch",
@@ -281,7 +343,7 @@ async def averbalize(
         method=meth.name,
         model=mdl.name,
         prompt=first,
-        usage=caller.usage,
+        usage=caller.usage or Usage(),
         cost=caller.cost,
         calls=len(caller.keys),
         repairs=repairs,
@@ -294,25 +356,34 @@ async def averbalize(
 _SPACE = re.compile(r"\s+")
 
 
-def _method(method: str | Method, k: int | None, options: dict[str, Any]) -> Method:
-    """``get_method(method, k=k, **options)``, built once per distinct name and options.
+def _plan(method: str | Method, k: int | None, options: dict[str, Any]) -> _Plan:
+    """The plan of ``get_method(method, k=k, **options)``, made once per distinct request.
 
-    A :class:`Method` is frozen, so one instance serves every call that asks for it;
-    options that cannot be hashed (a list of template folders) are built every time.
+    Options that cannot be hashed (a list of template folders) build the method every
+    time (its plan is still cached by the method itself).
     """
     if isinstance(method, str):
         # the types are part of the key: 1 and True hash alike but are different options
-        key = tuple(sorted((name, type(value), value) for name, value in options.items()))
+        key = (
+            tuple(sorted((name, type(value), value) for name, value in options.items()))
+            if options
+            else ()
+        )
         try:
-            return _cached_method(method, k, key)
+            return _named_plan(method, k, key)
         except TypeError:  # an unhashable option value
             pass
-    return get_method(method, k=k, **options)
+    return _method_plan(get_method(method, k=k, **options))
 
 
 @lru_cache(maxsize=256, typed=True)
-def _cached_method(name: str, k: int | None, options: tuple[tuple[str, type, Any], ...]) -> Method:
-    return get_method(name, k=k, **{option: value for option, _, value in options})
+def _named_plan(name: str, k: int | None, options: tuple[tuple[str, type, Any], ...]) -> _Plan:
+    return _method_plan(get_method(name, k=k, **{option: value for option, _, value in options}))
+
+
+@lru_cache(maxsize=256)
+def _method_plan(method: Method) -> _Plan:
+    return _Plan.of(method)
 
 
 def _merge_duplicates(candidates: list[Candidate]) -> tuple[list[Candidate], list[Repair]]:

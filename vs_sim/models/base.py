@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
-from functools import cached_property
 from typing import Any, Protocol, runtime_checkable
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
+
+from ..records import trusted
 
 Message = dict[str, str]
 """A chat message: ``{"role": "system" | "user" | "assistant", "content": "..."}``."""
@@ -57,31 +60,122 @@ class Request(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     repeat: int = 0
 
-    @cached_property
+    @classmethod
+    def trusted(
+        cls, model: str, messages: tuple[Message, ...], params: dict[str, Any], repeat: int
+    ) -> Request:
+        """A request from values already known to be valid, built without validation.
+
+        For vs_sim's own hot path (every model call builds a request; validating a long
+        chat copies every message). The result equals ``Request(model=model, messages=
+        messages, params=params, repeat=repeat)``, but ``messages`` and ``params`` are kept,
+        not copied: the caller must not change them afterwards.
+        """
+        return trusted(
+            cls,
+            {"model": model, "messages": messages, "params": params, "repeat": repeat},
+            set(_REQUEST_FIELDS),
+        )
+
+    @property
     def key(self) -> str:
         """A stable SHA-256 of the whole request (model, messages, params, repeat).
 
+        The hash of :func:`stable_json` of ``{"model", "messages", "params", "repeat"}``.
         Computed once per request (it is asked for by the cache, the call record and the
         completion); :meth:`model_copy` drops it, so a changed copy gets its own.
         """
-        payload = json.dumps(
-            {
-                "model": self.model,
-                "messages": list(self.messages),
-                "params": self.params,
-                "repeat": self.repeat,
-            },
-            sort_keys=True,
-            ensure_ascii=False,
-            separators=(",", ":"),
-            default=str,
-        )
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        fields = self.__dict__  # the key is kept beside the fields, as cached_property would
+        key: str | None = fields.get("key")
+        if key is None:
+            params = fields["params"]
+            payload = {
+                "messages": fields["messages"],
+                "model": fields["model"],
+                "params": params,
+                "repeat": fields["repeat"],
+            }
+            # model and messages hold strings (validated, or trusted): only params can hold
+            # what orjson writes differently from json
+            data = _orjson_or_none(payload) if not params or _json_alike(params) else None
+            key = fields["key"] = hashlib.sha256(data or _json_bytes(payload)).hexdigest()
+        return key
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Request:
         copy = super().model_copy(update=update, deep=deep)
         copy.__dict__.pop("key", None)
         return copy
+
+
+_REQUEST_FIELDS = tuple(Request.model_fields)
+
+
+def stable_json(value: Any) -> bytes:
+    """``value`` as ``json.dumps(value, sort_keys=True, ensure_ascii=False,
+    separators=(",", ":"), default=str)`` writes it, in UTF-8.
+
+    The form request keys hash, so it must never change. orjson writes it (several times
+    faster) whenever it gives the same bytes: plain JSON data with string keys and floats
+    it formats as json does; anything else goes through ``json.dumps``.
+
+    Example:
+        >>> stable_json({"b": [1, 0.5, None], "a": "é"}).decode()
+        '{"a":"é","b":[1,0.5,null]}'
+    """
+    if _json_alike(value):
+        data = _orjson_or_none(value)
+        if data is not None:
+            return data
+    return _json_bytes(value)
+
+
+def _json_alike(value: Any) -> bool:
+    """Whether orjson writes ``value`` byte for byte as :func:`stable_json`'s json form.
+
+    Only exact JSON types qualify (subclasses, enums, dates, ... are written with ``str()``
+    by json but natively by orjson). Floats qualify from 1e-4 up (json writes ``1e-05``
+    where orjson writes ``0.00001``), and zero; NaN and infinities do not. Dict keys are
+    left to orjson, which refuses any that is not a string. A loop rather than recursion:
+    this runs on every request's params.
+    """
+    kind = type(value)
+    if kind is not dict and kind is not list and kind is not tuple:
+        return _json_alike_scalar(value)
+    containers = [value]
+    while containers:
+        container = containers.pop()
+        for item in container.values() if type(container) is dict else container:
+            kind = type(item)
+            if kind is str or kind is int or kind is bool or item is None:
+                continue
+            if kind is dict or kind is list or kind is tuple:
+                containers.append(item)
+            elif not _json_alike_scalar(item):
+                return False
+    return True
+
+
+def _json_alike_scalar(value: Any) -> bool:
+    """:func:`_json_alike` for anything but a dict, list or tuple."""
+    kind = type(value)
+    if kind is float:
+        number: float = value
+        return number == 0.0 or 1e-4 <= abs(number) < math.inf  # NaN fails both
+    return kind is str or kind is int or kind is bool or value is None
+
+
+def _orjson_or_none(value: Any) -> bytes | None:
+    """``orjson.dumps`` with sorted keys, or ``None`` where orjson refuses the value."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # lone surrogates, ints beyond 64 bits, deep nesting
+        return None
+
+
+def _json_bytes(value: Any) -> bytes:
+    """The json form :func:`stable_json` promises, written by json itself."""
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return text.encode("utf-8")
 
 
 class Completion(BaseModel):

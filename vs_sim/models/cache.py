@@ -43,6 +43,9 @@ MIGRATIONS: tuple[str, ...] = (
 
 BUSY_TIMEOUT_MS = 30_000
 
+_Row = tuple[str, str, int, int, float | None, int, float]
+"""One stored completion: model, text, token counts, cost, synthetic, created."""
+
 
 def vs_sim_home() -> Path:
     """Where vs_sim keeps its files: ``$VS_SIM_HOME``, else ``~/.cache/vs_sim``.
@@ -160,19 +163,9 @@ class ResponseCache:
 
     def get(self, key: str) -> CacheEntry | None:
         """The stored completion for ``key``, or ``None``; counts a hit or a miss."""
-        row = (
-            self._connect()
-            .execute(
-                "SELECT model, text, prompt_tokens, completion_tokens, cost, synthetic, created "
-                "FROM completions WHERE key = ?",
-                (key,),
-            )
-            .fetchone()
-        )
+        row = self._row(key)
         if row is None:
-            self._misses += 1
             return None
-        self._hits += 1
         model, text, prompt_tokens, completion_tokens, cost, synthetic, created = row
         return CacheEntry(
             key=key,
@@ -183,6 +176,23 @@ class ResponseCache:
             synthetic=bool(synthetic),
             created=created,
         )
+
+    def _row(self, key: str) -> _Row | None:
+        """The stored columns for ``key`` (a cache hit's replay needs no entry object)."""
+        row: _Row | None = (
+            self._connect()
+            .execute(
+                "SELECT model, text, prompt_tokens, completion_tokens, cost, synthetic, created "
+                "FROM completions WHERE key = ?",
+                (key,),
+            )
+            .fetchone()
+        )
+        if row is None:
+            self._misses += 1
+        else:
+            self._hits += 1
+        return row
 
     def put(self, key: str, completion: Completion) -> None:
         """Store the raw parts of ``completion`` under ``key``; the first answer stored wins."""
@@ -272,15 +282,17 @@ class CachedModel(ModelWrapper):
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     @staticmethod
-    def _replay(entry: CacheEntry, request_key: str) -> Completion:
+    def _replay(row: _Row, request_key: str) -> Completion:
+        """A hit, replayed: the stored text and usage, nothing paid now, no time taken."""
+        model, text, prompt_tokens, completion_tokens, _, synthetic, _ = row
         return Completion(
-            text=entry.text,
-            model=entry.model,
-            usage=entry.usage,
+            text=text,
+            model=model,
+            usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens),
             cost=0.0,
             latency=0.0,
             cached=True,
-            synthetic=entry.synthetic,
+            synthetic=bool(synthetic),
             request_key=request_key,
         )
 
@@ -288,9 +300,9 @@ class CachedModel(ModelWrapper):
         """Return the cached completion for ``request``, or call ``inner`` and store it."""
         key = self.cache_key(request)
         while True:
-            entry = self.cache.get(key)
-            if entry is not None:
-                return self._replay(entry, request.key)
+            row = self.cache._row(key)
+            if row is not None:
+                return self._replay(row, request.key)
             pending = self._inflight.get(key)
             if pending is None or pending.get_loop() is not asyncio.get_running_loop():
                 break

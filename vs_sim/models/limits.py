@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-import weakref
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from ..errors import ConfigError
 from .base import Completion, Model, Request
-from .wrappers import ModelWrapper
+from .wrappers import ModelWrapper, PerLoop
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -87,22 +87,79 @@ class TokenBucket:
         Returns:
             The seconds this caller was asked to wait.
         """
+        wait = self.charge(amount)
+        if wait:
+            await self.settle(amount, wait)
+        return wait
+
+    def charge(self, amount: float) -> float:
+        """Take ``amount`` units now; the seconds the caller must then wait (0: none).
+
+        The synchronous half of :meth:`take`: most calls find the bucket full enough and
+        need no coroutine at all. A positive answer must be followed by :meth:`settle`.
+        """
         self._refill()
         self._level -= amount
         if self._level >= 0:
             return 0.0
-        wait = -self._level / self.rate
+        return -self._level / self.rate
+
+    async def settle(self, amount: float, wait: float) -> None:
+        """Sleep ``wait`` seconds for a charge of ``amount``; a cancelled caller gives it back."""
         try:
             await self._sleep(wait)
         except asyncio.CancelledError:
-            self._level += amount  # a cancelled caller gives its share back
+            self._level += amount
             raise
-        return wait
 
     def adjust(self, amount: float) -> None:
         """Charge ``amount`` more units (or give back, when negative) without waiting."""
         self._refill()
         self._level = min(self.capacity, self._level - amount)
+
+
+class _Slots:
+    """The calls one event loop may have in flight: a semaphore with a cheap free path.
+
+    ``asyncio.Semaphore.acquire`` is a coroutine that scans its waiters on every call;
+    here a free slot is taken with a subtraction. A released slot goes straight to the
+    oldest waiter still waiting, so calls get slots in the order they asked.
+    """
+
+    __slots__ = ("free", "loop", "waiters")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, size: int) -> None:
+        self.loop = loop
+        self.free = size
+        self.waiters: deque[asyncio.Future[None]] = deque()
+
+    def take(self) -> bool:
+        """Take a free slot if there is one (then there is nobody waiting either)."""
+        if self.free > 0:
+            self.free -= 1
+            return True
+        return False
+
+    async def wait(self) -> None:
+        """Wait until a released slot is handed to this caller."""
+        handed: asyncio.Future[None] = self.loop.create_future()
+        self.waiters.append(handed)
+        try:
+            await handed
+        except asyncio.CancelledError:
+            if handed.done() and not handed.cancelled():
+                self.release()  # handed over just as we were cancelled: pass it on
+            raise
+
+    def release(self) -> None:
+        """Give a slot back: to the oldest live waiter, else to the free count."""
+        waiters = self.waiters
+        while waiters:
+            handed = waiters.popleft()
+            if not handed.done():  # a cancelled waiter's future is done
+                handed.set_result(None)
+                return
+        self.free += 1
 
 
 class LimitedModel(ModelWrapper):
@@ -133,42 +190,37 @@ class LimitedModel(ModelWrapper):
         self.concurrency = concurrency
         self.rpm = None if rpm is None else TokenBucket(rpm, clock=clock, sleep=sleep)
         self.tpm = None if tpm is None else TokenBucket(tpm, clock=clock, sleep=sleep)
-        # asyncio primitives belong to one event loop; keep one semaphore per loop so the
-        # model still works when called from successive asyncio.run() calls.
-        self._semaphores: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, asyncio.Semaphore
-        ] = weakref.WeakKeyDictionary()
-        # the last loop's semaphore, looked up without a new weak reference on every call
-        self._last: tuple[weakref.ref[asyncio.AbstractEventLoop], asyncio.Semaphore] | None = None
-
-    def _semaphore(self) -> asyncio.Semaphore | None:
-        if self.concurrency is None:
-            return None
-        loop = asyncio.get_running_loop()
-        last = self._last
-        if last is not None and last[0]() is loop:
-            return last[1]
-        semaphore = self._semaphores.get(loop)
-        if semaphore is None:
-            semaphore = self._semaphores[loop] = asyncio.Semaphore(self.concurrency)
-        self._last = (weakref.ref(loop), semaphore)
-        return semaphore
+        # futures belong to one event loop; keep the slots per loop so the model still
+        # works when called from successive asyncio.run() calls.
+        self._slots: PerLoop[_Slots] | None = None
+        if concurrency is not None:
+            self._slots = PerLoop(lambda loop: _Slots(loop, concurrency))
 
     async def acomplete(self, request: Request) -> Completion:
         """Wait for a slot and for the rate buckets, then call the inner model."""
-        semaphore = self._semaphore()
-        if semaphore is None:
+        if self._slots is None:
             return await self._paced(request)
-        async with semaphore:
+        slots = self._slots.get()
+        if not slots.take():
+            await slots.wait()
+        try:
+            if self.rpm is None and self.tpm is None:
+                return await self.inner.acomplete(request)
             return await self._paced(request)
+        finally:
+            slots.release()
 
     async def _paced(self, request: Request) -> Completion:
         if self.rpm is not None:
-            await self.rpm.take(1)
+            wait = self.rpm.charge(1)
+            if wait:
+                await self.rpm.settle(1, wait)
         estimate = 0
         if self.tpm is not None:
             estimate = estimate_tokens(request.messages)
-            await self.tpm.take(estimate)
+            wait = self.tpm.charge(estimate)
+            if wait:
+                await self.tpm.settle(estimate, wait)
         completion = await self.inner.acomplete(request)
         if self.tpm is not None:
             spent = 0 if completion.cached else completion.usage.total_tokens

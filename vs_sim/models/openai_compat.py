@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import orjson
 
 from ..errors import ConfigError, ModelError, ProviderError, RateLimited
 from .base import Completion, Request, Usage
@@ -114,6 +115,22 @@ class _LoopSession:
     def __init__(self, session: aiohttp.ClientSession, closer: AsyncGenerator[None, None]) -> None:
         self.session = session
         self.closer = closer
+
+
+def _encode(payload: dict[str, Any]) -> bytes:
+    """The request body: orjson (a tenth of ``json.dumps``'s CPU), json for what it refuses."""
+    try:
+        return orjson.dumps(payload)
+    except orjson.JSONEncodeError:  # e.g. an int beyond 64 bits; json may still write it
+        return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+
+
+def _decode(body: bytes) -> Any:
+    """A JSON answer: orjson, or json for what only json reads (``NaN``, UTF-16 text)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
 
 
 def _error_message(body: bytes) -> str:
@@ -207,6 +224,13 @@ class OpenAICompatModel:
 
     # -- connections -------------------------------------------------------------------------
 
+    def _live_session(self) -> aiohttp.ClientSession | None:
+        """This loop's open session, if it has one (every call but the first: no coroutine)."""
+        entry = self._sessions.get(asyncio.get_running_loop())
+        if entry is not None and not entry.session.closed:
+            return entry.session
+        return None
+
     async def _session(self) -> aiohttp.ClientSession:
         """This loop's session, made on first use (and again after it was closed)."""
         loop = asyncio.get_running_loop()
@@ -292,7 +316,7 @@ class OpenAICompatModel:
     def _completion(self, request: Request, body: bytes, latency: float) -> Completion:
         """Read the text and usage of a 200 answer."""
         try:
-            data = json.loads(body)
+            data = _decode(body)
             message = data["choices"][0]["message"]
             text = message.get("content") or ""
             usage = data.get("usage") or {}
@@ -342,8 +366,10 @@ class OpenAICompatModel:
             payload.update(self.extra_params)
         if params:
             payload.update(params)
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        session = await self._session()
+        data = _encode(payload)
+        session = self._live_session()
+        if session is None:
+            session = await self._session()
         started = time.perf_counter()
         try:
             async with session.post(self._url, data=data) as response:

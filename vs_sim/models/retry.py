@@ -11,13 +11,15 @@ try cannot fix them.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import sys
 from collections.abc import Awaitable, Callable
+from types import TracebackType
 
 from ..errors import ConfigError, ModelError, ModelTimeout, ProviderError, RateLimited
 from .base import Completion, Model, Request
-from .wrappers import ModelWrapper
+from .wrappers import ModelWrapper, PerLoop
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -49,17 +51,89 @@ def backoff_delay(
     return delay
 
 
-async def _within(call: Awaitable[Completion], seconds: float) -> Completion:
-    """Await ``call``, raising ``TimeoutError`` after ``seconds``.
+class _Watchdog:
+    """Cancels the attempts of one event loop that outlive their deadline.
 
-    On Python 3.11+ ``asyncio.timeout`` runs the call in the caller's task;
-    ``asyncio.wait_for`` (3.10) wraps every attempt in a new task, which costs
-    about 15 µs a call on the hot path.
+    ``asyncio.timeout`` schedules a timer and cancels it again for every attempt; almost
+    every attempt finishes long before its deadline, so here an attempt only costs an entry
+    in ``pending``. One timer, armed for the earliest deadline, fires, cancels every attempt
+    past its own, and re-arms for the earliest left; it fires about once per timeout, not
+    once per call.
+
+    Args:
+        loop: The event loop the attempts run in.
     """
-    if sys.version_info >= (3, 11):
-        async with asyncio.timeout(seconds):
-            return await call
-    return await asyncio.wait_for(call, seconds)  # pragma: no cover - Python 3.10
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.pending: dict[_Deadline, None] = {}
+        self.armed = math.inf  # when the timer fires (infinity: no timer)
+        self._timer: asyncio.TimerHandle | None = None
+
+    def arm(self, when: float) -> None:
+        """Fire at ``when`` (instead of any later time the timer was set for)."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self.armed = when
+        self._timer = self.loop.call_at(when, self._fire)
+
+    def _fire(self) -> None:
+        self._timer, self.armed = None, math.inf
+        now = self.loop.time()
+        for deadline in [d for d in self.pending if d.when <= now]:
+            del self.pending[deadline]
+            deadline.expire()
+        if self.pending:
+            self.arm(min(d.when for d in self.pending))
+
+
+class _Deadline:
+    """One attempt's deadline, ``seconds`` from now: ``with`` it around the attempt.
+
+    As ``asyncio.timeout``: when the deadline passes, the attempt's task is cancelled, and
+    leaving the block turns that cancellation (ours, not one from elsewhere) into
+    ``TimeoutError``.
+    """
+
+    __slots__ = ("cancelling", "expired", "task", "watchdog", "when")
+
+    def __init__(self, watchdog: _Watchdog, seconds: float) -> None:
+        task = asyncio.current_task(watchdog.loop)
+        assert task is not None, "an attempt runs in a task"
+        self.watchdog = watchdog
+        self.task = task
+        self.when = watchdog.loop.time() + seconds
+        self.expired = False
+        self.cancelling = 0
+
+    def expire(self) -> None:
+        self.expired = True
+        self.task.cancel()
+
+    def __enter__(self) -> None:
+        if sys.version_info >= (3, 11):  # always: Python 3.10 uses asyncio.wait_for instead
+            self.cancelling = self.task.cancelling()
+        watchdog = self.watchdog
+        watchdog.pending[self] = None
+        if self.when < watchdog.armed:  # later deadlines wait until the timer comes round
+            watchdog.arm(self.when)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.watchdog.pending.pop(self, None)
+        if sys.version_info >= (3, 11) and self.expired:
+            # as asyncio.timeout: only a cancellation we caused becomes a timeout
+            if self.task.uncancel() <= self.cancelling and exc_type is asyncio.CancelledError:
+                raise TimeoutError from exc
+
+
+async def _within(call: Awaitable[Completion], seconds: float) -> Completion:  # pragma: no cover
+    """Python 3.10, which lacks ``Task.uncancel``: ``asyncio.wait_for`` (a task per call)."""
+    return await asyncio.wait_for(call, seconds)
 
 
 def _retryable(error: ModelError) -> bool:
@@ -104,18 +178,7 @@ class RetryingModel(ModelWrapper):
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._prepared = False
-
-    async def _attempt(self, request: Request) -> Completion:
-        if self.timeout is None:
-            return await self.inner.acomplete(request)
-        try:
-            return await _within(self.inner.acomplete(request), self.timeout)
-        except asyncio.TimeoutError:
-            raise ModelTimeout(
-                f"no answer within {self.timeout:g} s",
-                model=self.name,
-                request_key=request.key,
-            ) from None
+        self._watchdogs = PerLoop(_Watchdog)
 
     async def acomplete(self, request: Request) -> Completion:
         """Call ``inner`` until it answers, a failure is final, or retries run out.
@@ -132,30 +195,47 @@ class RetryingModel(ModelWrapper):
             self._prepared = True
         attempt = 0
         while True:
-            try:
-                completion = await self._attempt(request)
+            try:  # one attempt, inlined: a coroutine per attempt costs more than the rest
+                try:
+                    if self.timeout is None:
+                        completion = await self.inner.acomplete(request)
+                    elif sys.version_info >= (3, 11):
+                        with _Deadline(self._watchdogs.get(), self.timeout):
+                            completion = await self.inner.acomplete(request)
+                    else:  # pragma: no cover - Python 3.10
+                        completion = await _within(self.inner.acomplete(request), self.timeout)
+                except asyncio.TimeoutError:
+                    raise ModelTimeout(
+                        f"no answer within {self.timeout:g} s",
+                        model=self.name,
+                        request_key=request.key,
+                    ) from None
             except ModelError as error:
-                if error.request_key is None:
-                    error.request_key = request.key
-                error.attempts = attempt + 1
-                if not _retryable(error) or attempt >= self.max_retries:
-                    if attempt and sys.version_info >= (3, 11):
-                        error.add_note(f"gave up after {attempt + 1} attempts")
-                    raise
-                retry_after = error.retry_after if isinstance(error, RateLimited) else None
-                delay = backoff_delay(
-                    attempt,
-                    base_delay=self.base_delay,
-                    max_delay=self.max_delay,
-                    retry_after=retry_after,
-                    rng=self._rng,
-                )
+                delay = self._retry_delay(error, request, attempt)
                 attempt += 1
                 await self._sleep(delay)
                 continue
             if not attempt:  # the common case: nothing to add, no copy
                 return completion
             return completion.model_copy(update={"retries": completion.retries + attempt})
+
+    def _retry_delay(self, error: ModelError, request: Request, attempt: int) -> float:
+        """The pause before the next attempt; raises ``error`` when there is none."""
+        if error.request_key is None:
+            error.request_key = request.key
+        error.attempts = attempt + 1
+        if not _retryable(error) or attempt >= self.max_retries:
+            if attempt and sys.version_info >= (3, 11):
+                error.add_note(f"gave up after {attempt + 1} attempts")
+            raise error
+        retry_after = error.retry_after if isinstance(error, RateLimited) else None
+        return backoff_delay(
+            attempt,
+            base_delay=self.base_delay,
+            max_delay=self.max_delay,
+            retry_after=retry_after,
+            rng=self._rng,
+        )
 
     def __repr__(self) -> str:
         return (

@@ -9,10 +9,50 @@ closing a wrapper closes what it wraps. The wrappers themselves live by idea:
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import threading
+from collections.abc import Callable
 from types import TracebackType
+from typing import Generic, TypeVar
 
 from .base import Completion, Model, Request
+
+T = TypeVar("T")
+
+
+class PerLoop(Generic[T]):
+    """One object per event loop, made on first use in that loop.
+
+    asyncio primitives (a future, a timer) belong to one loop, and a model may be used
+    from successive ``asyncio.run()`` calls or from loops in several threads. Objects of
+    closed loops are dropped when a new loop arrives; the last loop's object is found
+    without a dictionary lookup (this runs on every call).
+
+    Args:
+        make: Builds the object for a loop.
+    """
+
+    def __init__(self, make: Callable[[asyncio.AbstractEventLoop], T]) -> None:
+        self._make = make
+        self._objects: dict[asyncio.AbstractEventLoop, T] = {}
+        self._last: tuple[asyncio.AbstractEventLoop, T] | None = None  # one tuple: thread-safe
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        """The running loop's object."""
+        loop = asyncio.get_running_loop()
+        last = self._last
+        if last is not None and last[0] is loop:
+            return last[1]
+        with self._lock:
+            obj = self._objects.get(loop)
+            if obj is None:
+                for closed in [other for other in self._objects if other.is_closed()]:
+                    del self._objects[closed]
+                obj = self._objects[loop] = self._make(loop)
+        self._last = (loop, obj)
+        return obj
 
 
 class ModelWrapper:
