@@ -47,7 +47,7 @@ from vs_sim.models.base import Completion, Model, Request, Usage
 from vs_sim.population import Population
 from vs_sim.runner import arun_conversations
 from vs_sim.scheduling import RandomSpeaker, mentions
-from vs_sim.seeds import derive_rng
+from vs_sim.seeds import AddressedRng, derive_rng, derive_uniform
 from vs_sim.tasks.survey import arun_survey
 from vs_sim.testing.scripted import vs_answer
 from vs_sim.verbalizer import averbalize, to_messages
@@ -235,7 +235,7 @@ def parts() -> list[tuple[str, float]]:
     stack = stacked()
     request = Request(model=instant.name, messages=messages, repeat=0)
     request.key  # noqa: B018 - computed once, as in a turn
-    rng = derive_rng(1, "conv", 1, "choice")
+    rng = AddressedRng(1, "conv", 1, "schedule")
     scheduler = RandomSpeaker(no_repeat=True)
     out = [
         ("Method.parse, a clean 5-candidate JSON answer", _best(lambda: method.parse(reply))),
@@ -245,6 +245,8 @@ def parts() -> list[tuple[str, float]]:
         ),
         ("Request(...) and its key (JSON + SHA-256)", _best(lambda: Request(
             model=instant.name, messages=messages, repeat=1).key)),
+        ("Request.trusted(...) and its key (what averbalize uses)", _best(lambda: Request.trusted(
+            instant.name, messages, {}, 1).key)),
         ("the instant model alone (a Completion)", _best_async(lambda: instant.acomplete(request))),
         ("limits ▸ retry ▸ instant model", _best_async(lambda: stack.acomplete(request))),
         (
@@ -255,11 +257,15 @@ def parts() -> list[tuple[str, float]]:
             "distribution_event (the distribution's log record)",
             _best(lambda: distribution_event(dist, conversation_id="c", turn=3, speaker="ana")),
         ),
-        ("derive_rng (one addressed generator; two per turn)", _best(
+        ("derive_uniform (the candidate's draw)", _best(
+            lambda: derive_uniform(1, "conv0001", 3, "choice"))),
+        ("AddressedRng(...).random() (the speaker's draw)", _best(
+            lambda: AddressedRng(1, "conv0001", 3, "schedule").random())),
+        ("derive_rng (a numpy Generator; no longer in a turn)", _best(
             lambda: derive_rng(1, "conv0001", 3, "choice"))),
         ("RandomSpeaker (who speaks next)", _best(lambda: scheduler(agents, [], rng))),
         ("VSPolicy.select (which candidate)", _best(
-            lambda: agents[0].policy.select(dist.probabilities, rng))),
+            lambda: agents[0].policy.select(dist.probabilities, 0.42))),
         ("mentions (whom the utterance names)", _best(
             lambda: mentions("Ben, I think the mill should stay.", agents[1:], anywhere=False))),
     ]  # fmt: skip
@@ -394,9 +400,11 @@ def main() -> None:
             runs["answer_ms"].append(survey["run_ms"])
             runs["raw_ms"].append(raw)
             runs["log_bytes"].append(conv["log_bytes_per_turn"])
+            runs["round_ratio"].append((conv["run_ms"] + conv["graph_ms"]) / raw)
             print(
                 f"  round {r + 1}: turn {conv['run_ms']:.3f} + graph {conv['graph_ms']:.3f} ms, "
-                f"survey answer {survey['run_ms']:.3f} ms, raw call {raw:.3f} ms"
+                f"survey answer {survey['run_ms']:.3f} ms, raw call {raw:.3f} ms; "
+                f"(turn + graph) ÷ raw {runs['round_ratio'][-1]:.2f}"
             )
         med = {k: statistics.median(v) for k, v in runs.items()}
         per_turn = med["turn_ms"] + med["graph_ms"]
@@ -429,7 +437,10 @@ def main() -> None:
             f"  the graph files, built once from the log after the run, per turn:         "
             f"{graph_ratio:.2f}\n"
             f"  both together:                                                           "
-            f"{ratio:.2f}"
+            f"{ratio:.2f}\n"
+            f"  both together, round by round: "
+            f"{', '.join(f'{x:.2f}' for x in runs['round_ratio'])} "
+            f"(the load moves the raw client's figure as much as vs_sim's)"
         )
 
         if args.parts:

@@ -20,6 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vs_sim.agents import distribution_event
+from vs_sim.distribution import Candidate, Distribution, Repair
 from vs_sim.errors import ConfigError
 from vs_sim.events import (
     _EVENT_CLASSES,
@@ -38,6 +40,9 @@ from vs_sim.events import (
     read_records,
     write_events,
 )
+from vs_sim.models.base import Completion, Request, Usage
+from vs_sim.runner import call_event
+from vs_sim.verbalizer import CallRecord
 
 
 class _Label(str, enum.Enum):
@@ -352,3 +357,97 @@ def test_values_orjson_would_write_differently_are_written_by_pydantic(
     with EventLog(log) as w:
         w.write(event)
     assert log.read_bytes() == type(event).__pydantic_serializer__.to_json(event) + b"\n"
+
+
+# -- the turn's own records: built straight from a validated distribution and completion --------
+
+
+_candidates = st.lists(
+    st.builds(
+        Candidate,
+        text=st.text(max_size=12),
+        stated=st.none() | st.floats(0, 100) | st.text(max_size=4),
+        weight=st.floats(0, 100),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    candidates=_candidates,
+    tau=st.none() | st.floats(0.0, 0.5),
+    repairs=st.lists(
+        st.builds(Repair, kind=st.text(max_size=5), item=st.none() | st.integers(0, 5))
+    ),
+    keys=st.lists(st.text(max_size=6), max_size=3),
+    turn=st.none() | st.integers(0, 50),
+)
+def test_distribution_event_is_the_validated_event(
+    candidates: list[Candidate],
+    tau: float | None,
+    repairs: list[Repair],
+    keys: list[str],
+    turn: Any,
+) -> None:
+    dist = Distribution.from_candidates(
+        candidates, tau=tau, method="vs_standard", model="m", repairs=repairs, request_keys=keys
+    )
+    fast = distribution_event(dist, conversation_id="c", turn=turn, speaker="ana", purpose="p")
+    slow = DistributionRecorded(
+        t=fast.t,
+        conversation_id="c",
+        turn=turn,
+        speaker="ana",
+        purpose="p",
+        method=dist.method,
+        model=dist.model,
+        candidates=[c.model_dump() for c in dist.candidates],
+        dropped=[c.model_dump() for c in dist.dropped],
+        repairs=[r.model_dump(mode="json") for r in dist.repairs],
+        truncated=dist.truncated,
+        entropy=dist.entropy(),
+        request_keys=keys,
+    )
+    assert fast == slow
+    assert fast.model_fields_set == slow.model_fields_set - {"t"}
+    assert [c.model_fields_set for c in fast.candidates] == [
+        c.model_fields_set for c in slow.candidates
+    ]
+    assert _json_line(fast) == slow.model_dump_json().encode() + b"\n"
+    assert list(fast.__dict__) == list(DistributionRecorded.model_fields)
+    assert fast.request_keys is not dist.request_keys  # its own list
+    before = time.time()
+    assert before - 60 < fast.t <= before
+
+
+@pytest.mark.parametrize("request_key", ["k" * 64, None])
+def test_call_event_for_a_completion_is_the_validated_event(request_key: str | None) -> None:
+    request = Request(model="m", messages=({"role": "user", "content": "hi"},), repeat=0)
+    usage = Usage(prompt_tokens=12, completion_tokens=3)
+    comp = Completion(
+        text="x", model="m2", usage=usage, cost=0.5, latency=0.25, cached=True, retries=2,
+        synthetic=True, request_key=request_key,
+    )  # fmt: skip
+    fast = call_event(CallRecord(request, comp, None), "c", 4, "answer")
+    slow = ModelCall(
+        t=fast.t,
+        conversation_id="c",
+        turn=4,
+        purpose="answer",
+        request_key=request_key or request.key,
+        model="m2",
+        latency=0.25,
+        prompt_tokens=12,
+        completion_tokens=3,
+        cost=0.5,
+        cached=True,
+        retries=2,
+        synthetic=True,
+    )
+    assert fast == slow and fast.model_fields_set == slow.model_fields_set - {"t"}
+    assert _json_line(fast) == slow.model_dump_json().encode() + b"\n"
+    assert list(fast.__dict__) == list(ModelCall.model_fields)
+    failed = call_event(CallRecord(request, None, ValueError("no")), "c", 4, "answer")
+    assert failed.error == "ValueError: no" and failed.request_key == request.key

@@ -12,11 +12,20 @@ import pytest
 from vs_sim.agents import Agent
 from vs_sim.conversation import Conversation, Termination
 from vs_sim.errors import ConfigError, ProviderError
-from vs_sim.events import ConversationEnded, RunEnded, RunStarted, Utterance, read_events
+from vs_sim.events import (
+    Choice,
+    ConversationEnded,
+    ModelCall,
+    RunEnded,
+    RunStarted,
+    Utterance,
+    read_events,
+)
 from vs_sim.models.base import Request
 from vs_sim.models.offline import OfflineModel
 from vs_sim.runner import (
     RunContext,
+    RunStats,
     arun_conversations,
     arun_units,
     run_conversations,
@@ -334,3 +343,38 @@ def test_progress_bar_only_on_a_terminal(
         progress=False,
     )
     assert capsys.readouterr().err == ""
+
+
+class _Tagged(Utterance):
+    """A subclass of an event the totals count: counted as its base."""
+
+    tag: str = "x"
+
+
+def test_run_stats_count_each_kind_of_event_and_subclasses_as_their_base() -> None:
+    stats = RunStats()
+    events: list[Any] = [
+        ModelCall(model="m", cached=True, prompt_tokens=5, completion_tokens=2, cost=0.5),
+        ModelCall(model="m", error="boom", prompt_tokens=1),
+        Utterance(conversation_id="a", turn=0, speaker="x", text="hi"),
+        _Tagged(conversation_id="a", turn=1, speaker="y", text="ho"),
+        Choice(index=0, rank=1, probability=1.0),
+        ConversationEnded(conversation_id="a", reason="done"),
+        ConversationEnded(conversation_id="b", reason="err", status="failed", error="E"),
+        RunEnded(run_id="r"),
+    ]
+    for event in events:
+        stats.observe(event)
+    assert stats.summary() == {
+        "completed": 1,
+        "failed": 1,
+        "skipped": 0,
+        "turns": 2,
+        "calls": 2,
+        "cache_hits": 1,
+        "call_errors": 1,
+        "prompt_tokens": 6,
+        "completion_tokens": 2,
+        "cost": 0.5,
+    }
+    assert stats.turns_by_unit == {"a": 2} and stats.errors == {"b": "E"}

@@ -9,6 +9,7 @@ conversations at once.
 from __future__ import annotations
 
 import math
+import time
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .distribution import Candidate, Distribution
 from .events import CandidateRecord, DistributionRecorded, Participant
 from .models.base import Message, Model
+from .records import trusted
 from .seeds import AddressedRng
 
 SelectionRule = Literal["weighted", "uniform", "argmax", "temperature"]
@@ -340,29 +342,41 @@ def distribution_event(
 ) -> DistributionRecorded:
     """The ``distribution`` event recording every candidate of ``dist``.
 
-    Built with :meth:`~vs_sim.events.DistributionRecorded.trusted`: the values come from a
-    validated :class:`~vs_sim.distribution.Distribution`, and this runs once per turn.
+    Built without validation (:func:`~vs_sim.records.trusted`, every field in declaration
+    order): the values come from a validated :class:`~vs_sim.distribution.Distribution`, and
+    this runs once per turn.
     """
-    return DistributionRecorded.trusted(
-        conversation_id=conversation_id,
-        turn=turn,
-        speaker=speaker,
-        purpose=purpose,
-        method=dist.method,
-        model=dist.model,
-        candidates=[_record(c) for c in dist.candidates],
-        dropped=[_record(c) for c in dist.dropped],
-        repairs=[r.model_dump(mode="json") for r in dist.repairs],
-        truncated=dist.truncated,
-        entropy=float(dist.entropy()),
-        request_keys=list(dist.request_keys),
-    )
+    values = {
+        "t": time.time(),
+        "kind": "distribution",
+        "conversation_id": conversation_id,
+        "turn": turn,
+        "speaker": speaker,
+        "purpose": purpose,
+        "method": dist.method,
+        "model": dist.model,
+        "candidates": [_record(c) for c in dist.candidates],
+        "dropped": [_record(c) for c in dist.dropped],
+        "repairs": [r.model_dump(mode="json") for r in dist.repairs],
+        "truncated": dist.truncated,
+        "entropy": float(dist.entropy()),
+        "request_keys": list(dist.request_keys),
+    }
+    return trusted(DistributionRecorded, values, set(_DISTRIBUTION_FIELDS_GIVEN))
+
+
+_DISTRIBUTION_FIELDS_GIVEN = frozenset(DistributionRecorded.model_fields) - {"t", "kind"}
+"""The fields :func:`distribution_event` sets (its event's ``model_fields_set``)."""
 
 
 def _record(c: Candidate) -> CandidateRecord:
-    return CandidateRecord.trusted(
-        text=c.text, stated=c.stated, weight=float(c.weight), probability=float(c.probability)
-    )
+    values = {
+        "text": c.text,
+        "stated": c.stated,
+        "weight": float(c.weight),
+        "probability": float(c.probability),
+    }
+    return trusted(CandidateRecord, values)  # every field given: all four are set
 
 
 class RecordedPersona(BaseModel):

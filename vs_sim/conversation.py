@@ -33,7 +33,8 @@ from .events import (
 )
 from .mentions import mentions
 from .models.base import Request
-from .runner import RunContext, call_event
+from .run_stats import call_event
+from .runner import RunContext
 from .scheduling import (
     Pick,
     Scheduler,

@@ -6,7 +6,7 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .runner import RunStats
+    from .run_stats import RunStats
 
 
 class RunProgress:

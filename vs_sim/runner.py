@@ -26,7 +26,7 @@ import platform
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -35,7 +35,6 @@ from .events import (
     ConversationEnded,
     Event,
     EventLog,
-    ModelCall,
     RunEnded,
     RunStarted,
     Utterance,
@@ -44,6 +43,8 @@ from .events import (
 )
 from .models.base import Model, aclose_model
 from .progress import RunProgress
+from .run_stats import RunStats as RunStats
+from .run_stats import call_event as call_event
 from .seeds import derive_seed
 from .sync import run_sync
 from .verbalizer import CallHook, CallRecord, resolve_model
@@ -62,89 +63,6 @@ class Unit(Protocol):
     async def run(self, ctx: RunContext, prior: list[Event]) -> str:
         """Do the work not yet in ``prior`` (its own logged events); return the end reason."""
         ...
-
-
-def call_event(
-    record: CallRecord, conversation_id: str | None, turn: int | None, purpose: str
-) -> ModelCall:
-    """The ``model_call`` event for one call (success or failure); secrets redacted."""
-    comp, err = record.completion, record.error
-    if comp is None:
-        attempts = int(getattr(err, "attempts", 1) or 1)
-        return ModelCall(
-            conversation_id=conversation_id,
-            turn=turn,
-            purpose=purpose,
-            request_key=record.request.key,
-            model=record.request.model,
-            retries=max(attempts - 1, 0),
-            error=redact(f"{type(err).__name__}: {err}"),
-        )
-    return ModelCall.trusted(  # the values come from a validated Completion
-        conversation_id=conversation_id,
-        turn=turn,
-        purpose=purpose,
-        request_key=comp.request_key or record.request.key,
-        model=comp.model,
-        latency=comp.latency,
-        prompt_tokens=comp.usage.prompt_tokens,
-        completion_tokens=comp.usage.completion_tokens,
-        cost=comp.cost,
-        cached=comp.cached,
-        retries=comp.retries,
-        synthetic=comp.synthetic,
-    )
-
-
-@dataclass
-class RunStats:
-    """Running totals, updated by every event written (also shown in the progress bar)."""
-
-    completed: int = 0
-    failed: int = 0
-    skipped: int = 0
-    turns: int = 0
-    calls: int = 0
-    cache_hits: int = 0
-    call_errors: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-    turns_by_unit: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    errors: dict[str, str] = field(default_factory=dict)
-
-    def observe(self, event: Event) -> None:
-        if isinstance(event, ModelCall):
-            self.calls += 1
-            self.cache_hits += event.cached
-            self.call_errors += event.error is not None
-            self.prompt_tokens += event.prompt_tokens
-            self.completion_tokens += event.completion_tokens
-            self.cost += event.cost or 0.0
-        elif isinstance(event, Utterance):
-            self.turns += 1
-            self.turns_by_unit[event.conversation_id] += 1
-        elif isinstance(event, ConversationEnded):
-            if event.status == "failed":
-                self.failed += 1
-                self.errors[event.conversation_id] = event.error or ""
-            else:
-                self.completed += 1
-
-    def summary(self) -> dict[str, Any]:
-        """The totals that go into ``RunEnded`` (no timings, so logs compare across runs)."""
-        return {
-            "completed": self.completed,
-            "failed": self.failed,
-            "skipped": self.skipped,
-            "turns": self.turns,
-            "calls": self.calls,
-            "cache_hits": self.cache_hits,
-            "call_errors": self.call_errors,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "cost": round(self.cost, 10),
-        }
 
 
 @dataclass(frozen=True)

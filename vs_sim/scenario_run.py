@@ -458,7 +458,8 @@ def _session_result(log_path: Path, start: int, elapsed: float) -> RunResult:
     ``skipped`` counts the units this session did not run: those whose last
     ``conversation_ended`` before it says ``completed`` (a resume retries failed ones).
     """
-    from .runner import RunResult, RunStats
+    from .run_stats import RunStats
+    from .runner import RunResult
 
     stats = RunStats()
     started: RunStarted | None = None

@@ -178,6 +178,8 @@ class RandomSpeaker:
         pool = list(agents)
         if self.no_repeat and history and len(pool) > 1:
             pool = [a for a in pool if a.id != history[-1].speaker]
+        if not self.weights:  # everyone weighs 1
+            return pool[_choice(rng, [1.0] * len(pool))].id
         weights = [float(self.weights.get(a.id, 1.0)) for a in pool]
         if not all(math.isfinite(x) and x >= 0 for x in weights) or not sum(weights) > 0:
             raise ConfigError(

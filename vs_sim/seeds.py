@@ -85,7 +85,7 @@ class AddressedRng:
     def __init__(self, seed: int, *keys: object) -> None:
         self._seed = seed
         self._keys = keys
-        self._address = _address(seed, keys)
+        self._address = b""  # made on the first draw: a scheduler may draw nothing
         self._count = 0
         self._generator: np.random.Generator | None = None
 
@@ -93,6 +93,8 @@ class AddressedRng:
         """The next uniform draw in [0, 1); with arguments, numpy's ``Generator.random``."""
         if size is not None or kwargs:
             return self.generator.random(size, **kwargs)
+        if not self._address:
+            self._address = _address(self._seed, self._keys)
         value = _draw(self._address, self._count)
         self._count += 1
         return value
