@@ -96,6 +96,60 @@ def test_from_candidates_builds_what_the_validating_constructor_builds(
         assert dist.prompt == fields["prompt"] and dist.prompt is not fields["prompt"]
 
 
+_HI = {"role": "user", "content": "hi"}
+_exact_fields = st.fixed_dictionaries(
+    {},
+    optional={  # what averbalize passes: every value already of its declared type
+        "method": st.sampled_from(["vs_standard", "vs_cot"]),
+        "model": st.sampled_from([None, "m"]),
+        "prompt": st.sampled_from([None, [{"role": "system", "content": "s"}, _HI]]),
+        "usage": st.builds(Usage, prompt_tokens=st.integers(0, 9)),
+        "cost": st.sampled_from([None, 0.5]),
+        "calls": st.integers(1, 3),
+        "truncated": st.booleans(),
+        "synthetic": st.booleans(),
+        "request_keys": st.sampled_from([[], ["a", "b"]]),
+        "repairs": st.sampled_from([[], [Repair(kind="x")]]),
+    },
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    weights=_weights,
+    fields=_exact_fields,
+    normalization=st.sampled_from(["elicited", "uniform", "temperature"]),
+    tau=st.sampled_from([None, 0.0, 0.2, 0.6]),
+)
+def test_a_trusted_call_builds_what_validation_builds(
+    weights: list[float], fields: dict[str, Any], normalization: str, tau: float | None
+) -> None:
+    cands = [Candidate(text=f"c{i}", stated=w, weight=w) for i, w in enumerate(weights)]
+    if not sum(weights) > 0 and normalization == "temperature":
+        normalization = "elicited"
+    options: dict[str, Any] = {"normalization": normalization, "tau": tau, "min_keep": 2}
+    fast = Distribution.from_candidates(cands, trusted=True, **options, **fields)
+    slow = Distribution.from_candidates(cands, **options, **fields)
+    assert repr(fast.__dict__) == repr(slow.__dict__)  # the same values, of the same types
+    assert _state(fast) == _state(slow) and fast.model_dump_json() == slow.model_dump_json()
+
+
+def test_a_trusted_call_still_converts_the_options_and_ignores_unknown_fields() -> None:
+    cands = [Candidate(text="a", weight=1.0), Candidate(text="b", weight=3.0)]
+    first = Distribution.from_candidates(cands, trusted=True)
+    second = Distribution.from_candidates(cands, trusted=True)
+    first.request_keys.append("k")  # each distribution has its own default lists
+    assert second.request_keys == [] and Distribution.from_candidates(cands).request_keys == []
+    assert first.usage is second.usage  # (the frozen default, as validation gives it)
+    converted = Distribution.from_candidates(
+        cands, normalization="temperature", temperature=2, tau=0, trusted=True
+    )
+    assert type(converted.temperature) is float and type(converted.tau) is float
+    odd = Distribution.from_candidates(cands, trusted=True, bogus=1)  # validation ignores it
+    assert _state(odd) == _state(Distribution.from_candidates(cands, bogus=1))
+    assert "bogus" not in odd.__dict__
+
+
 def test_from_candidates_converts_and_refuses_as_validation_does() -> None:
     cands = [Candidate(text="a", weight=1.0), Candidate(text="b", weight=3.0)]
     dist = Distribution.from_candidates(

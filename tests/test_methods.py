@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -130,3 +131,20 @@ def test_sentences_never_run_together(fmt: str) -> None:
                 continue
             text = get_method(name, format=fmt, **opts).instructions()
             assert not re.search(r"[.)][A-Z]", text), (name, opts, text)
+
+
+def test_rendered_texts_are_kept_per_method_and_forgotten_with_it() -> None:
+    from vs_sim import methods
+
+    method = get_method("vs_multi", k=5, m=2)
+    first = method.instructions(2)
+    assert method.instructions(2) is first  # rendered once, then looked up
+    assert method.instructions(1) != first and method.instructions() == method.instructions(2)
+    assert get_method("vs_multi", k=5, m=2).instructions(2) == first  # an equal method agrees
+    assert method.followup(1) == get_method("vs_multi", k=5, m=2).followup(1)
+    key = id(method)
+    assert key in methods._RENDERED
+    del method
+    methods._render_cached.cache_clear()  # (its keys hold methods too)
+    gc.collect()
+    assert key not in methods._RENDERED  # so a new object with that id starts afresh

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from vs_sim.models import CachedModel, Completion, Request, ResponseCache, Usage, build_model
-from vs_sim.models.cache import MIGRATIONS, default_cache_path
+from vs_sim.models.cache import MIGRATIONS, _use_wal, default_cache_path
 
 
 def completion(text: str, **fields: object) -> Completion:
@@ -210,3 +210,27 @@ def test_the_same_model_name_at_two_servers_never_shares_answers(tmp_path: Path)
         True,
         request.key,
     )
+
+
+class _Flaky:
+    """A connection whose journal-mode switch is refused ``locked`` times first."""
+
+    def __init__(self, locked: int, message: str = "database is locked") -> None:
+        self.locked, self.message, self.calls = locked, message, 0
+
+    def execute(self, sql: str) -> None:
+        self.calls += 1
+        if self.calls <= self.locked:
+            raise sqlite3.OperationalError(self.message)
+
+
+def test_a_new_file_opened_by_two_processes_at_once_waits_for_the_wal_switch() -> None:
+    # Two processes opening a new cache file race for the switch to WAL, and SQLite can
+    # answer "database is locked" without waiting; the cache waits and tries again.
+    conn = _Flaky(locked=3)
+    _use_wal(conn)  # type: ignore[arg-type]
+    assert conn.calls == 4
+    other = _Flaky(locked=1, message="disk I/O error")
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        _use_wal(other)  # type: ignore[arg-type]
+    assert other.calls == 1

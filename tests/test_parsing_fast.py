@@ -8,6 +8,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vs_sim.distribution import Candidate
 from vs_sim.errors import ParseError
 from vs_sim.parsing import ParseResult, parse_response
 from vs_sim.parsing.clean_json import read_clean
@@ -117,3 +118,18 @@ def test_fast_path_and_general_reader_agree_on_near_clean_answers(
         assert read_clean(json.loads(text)) is None
         return
     assert got is not None and same(got, expected), text
+
+
+def test_fast_path_candidates_are_the_validated_ones() -> None:
+    rng = random.Random(5)
+    for k in (1, 3, 5, 9):
+        found = read_clean(json.loads(vs_answer(k, rng)))
+        assert found is not None and len(found) == k
+        for candidate in found:
+            validated = Candidate(**candidate.__dict__)
+            assert candidate.__getstate__() == validated.__getstate__()
+            assert candidate.model_dump_json() == validated.model_dump_json()
+            assert type(candidate.stated) is float and type(candidate.weight) is float
+    assert read_clean(json.loads('{"responses": [{"text": "A", "probability": 1}]}')) == [
+        Candidate(text="A", stated=1.0, weight=1.0, probability=1.0)
+    ]

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import ConfigError
 from .models.base import Message, Usage
-from .records import trusted
+from .records import trusted as trusted_record
 
 Normalization = Literal["elicited", "uniform", "temperature"]
 NORMALIZATIONS: tuple[str, ...] = ("elicited", "uniform", "temperature")
@@ -70,7 +70,7 @@ def _with_probability(candidate: Candidate, probability: float) -> Candidate:
     old = candidate.probability
     if old == probability and (old or math.copysign(1.0, old) == math.copysign(1.0, probability)):
         return candidate  # (0.0 and -0.0 compare equal but are written differently)
-    return trusted(
+    return trusted_record(
         Candidate,
         {
             "text": candidate.text,
@@ -201,6 +201,7 @@ class Distribution(BaseModel):
         temperature: float = 1.0,
         tau: float | None = None,
         min_keep: int = 1,
+        trusted: bool = False,
         **fields: object,
     ) -> Distribution:
         """Normalize candidates' weights, apply the ``tau`` filter, and build a distribution.
@@ -212,6 +213,10 @@ class Distribution(BaseModel):
             tau: Drop candidates whose normalized probability is below ``tau``; if fewer than
                 ``min_keep`` survive, keep the ``min_keep`` most probable and record it.
             min_keep: The fewest candidates the filter may leave.
+            trusted: The candidates and ``fields`` are the program's own values, each of
+                exactly the declared type (a model call's, as :func:`~vs_sim.averbalize`
+                has them): build the distribution without validating them. The values are
+                kept as they are, not copied.
             **fields: Other attributes (method, model, usage, repairs, ...).
         """
         if not candidates:
@@ -241,29 +246,25 @@ class Distribution(BaseModel):
             if dropped:
                 probs, _ = normalize_weights([c.probability for c in kept], "elicited")
                 cands = _with_probabilities(kept, probs)
+        given = {
+            "candidates": cands,
+            "normalization": normalization,
+            "temperature": temperature,
+            "tau": tau,
+            "dropped": dropped,
+            "repairs": repairs,
+        }
         if _ALWAYS_GIVEN.isdisjoint(fields):
+            if trusted and cls is Distribution and _exact_options(normalization, temperature, tau):
+                # (this runs on every model call; validation would only copy these values)
+                exact = {**_TEMPLATE, **given, "request_keys": [], **fields}  # declaration order
+                if len(exact) == len(_TEMPLATE):  # (else a field it lacks: validation ignores it)
+                    return trusted_record(cls, exact, {*given, *fields})
             # What ``cls(...)`` below does, without its Python-level ``__init__`` (this runs on
             # every model call): validate the values as one dict. Candidates, already checked,
             # are kept as they are either way (pydantic does not revalidate instances).
-            values = {
-                "candidates": cands,
-                "normalization": normalization,
-                "temperature": temperature,
-                "tau": tau,
-                "dropped": dropped,
-                "repairs": repairs,
-                **fields,
-            }
-            return cls.__pydantic_validator__.validate_python(values)  # type: ignore[no-any-return]
-        return cls(  # (a field given twice raises the TypeError it always raised)
-            candidates=cands,
-            normalization=normalization,
-            temperature=temperature,
-            tau=tau,
-            dropped=dropped,
-            repairs=repairs,
-            **fields,  # type: ignore[arg-type]
-        )
+            return cls.__pydantic_validator__.validate_python({**given, **fields})  # type: ignore[no-any-return]
+        return cls(**given, **fields)  # type: ignore[arg-type]  # (a field given twice: TypeError)
 
     def renormalized(self, normalization: str, temperature: float = 1.0) -> Distribution:
         """The same candidates with probabilities recomputed from their weights."""
@@ -343,7 +344,22 @@ class Distribution(BaseModel):
         return cls.model_validate_json(data)
 
 
+def _exact_options(normalization: object, temperature: object, tau: object) -> bool:
+    """Whether these options already have the types validation gives (a caller's ``2`` is not)."""
+    return (
+        type(normalization) is str
+        and type(temperature) is float
+        and (tau is None or type(tau) is float)
+    )
+
+
 _ALWAYS_GIVEN = frozenset(
     {"candidates", "normalization", "temperature", "tau", "dropped", "repairs"}
 )
 """The fields :meth:`Distribution.from_candidates` always passes."""
+
+_TEMPLATE: dict[str, object] = {
+    name: None if field.is_required() else field.get_default(call_default_factory=True)
+    for name, field in Distribution.model_fields.items()
+}
+"""Every field's default, in declaration order (the lists are always replaced by fresh ones)."""

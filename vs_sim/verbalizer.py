@@ -349,6 +349,7 @@ async def averbalize(
         repairs=repairs,
         truncated=caller.truncated,
         synthetic=caller.synthetic,
+        trusted=caller.trusted,  # (every value above is already of its exact type)
         request_keys=caller.keys,
     )
 

@@ -21,6 +21,7 @@ of them by file name (``vs-sim verbalize --templates DIR`` on the command line).
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -149,8 +150,18 @@ class Method(BaseModel):
 
     # -- prompts ---------------------------------------------------------------------------
     def _render(self, template: str, per_turn: int | None = None) -> str:
-        # A Method is frozen and its templates are pure, so each text is rendered once.
-        return _render_cached(self, template, per_turn)
+        # A Method is frozen and its templates are pure, so each text is rendered once, and
+        # kept on the instance (found by id: hashing a Method costs more than rendering's
+        # other steps, and each turn asks again).
+        texts = _RENDERED.get(id(self))
+        if texts is None:
+            texts = _RENDERED[id(self)] = {}
+            weakref.finalize(self, _RENDERED.pop, id(self), None)  # (before the id is reused)
+        key = (template, per_turn)
+        text = texts.get(key)
+        if text is None:
+            text = texts[key] = _render_cached(self, template, per_turn)
+        return text
 
     def instructions(self, turn_size: int | None = None) -> str:
         """The text appended to the system message for the first call."""
@@ -218,6 +229,10 @@ class Method(BaseModel):
         if self.name in ("direct", "multi_turn"):
             return parse_response(text, expect_probabilities=False, allow_plain=True)
         return parse_response(text, expect_probabilities=self.verbalized)
+
+
+_RENDERED: dict[int, dict[tuple[str, int | None], str]] = {}
+"""Each live Method's rendered texts, by ``id`` (an entry is removed when its Method dies)."""
 
 
 @lru_cache(maxsize=1024)

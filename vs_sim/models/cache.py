@@ -87,6 +87,26 @@ class CacheStats:
     misses: int
 
 
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to write-ahead logging, waiting while another process holds it.
+
+    Two processes opening a new cache file at once race for this switch, and SQLite can
+    answer "database is locked" at once instead of calling the busy handler; so wait and
+    try again, up to the busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.002
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+
 class ResponseCache:
     """Raw completions in a SQLite file, keyed by request key.
 
@@ -127,7 +147,7 @@ class ResponseCache:
             self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
         )
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _use_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         self._migrate(conn)
         self._local.conn = conn

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from ..distribution import Candidate
+from ..records import trusted
 from .items import canonical_key
 from .text import QUOTE_PAIRS, collapse_whitespace, strip_quotes
 
@@ -67,10 +68,9 @@ def read_clean(value: object) -> list[Candidate] | None:
     total = math.fsum(weights)
     if not total > 0 or not _distinct(texts):
         return None
-    # validated from plain dicts: pydantic's own constructor, without ``__init__``'s overhead
-    validate = Candidate.__pydantic_validator__.validate_python
+    # every value already has the type validation would give it: no need to validate
     return [
-        validate({"text": t, "stated": x, "weight": w, "probability": w / total})
+        trusted(Candidate, {"text": t, "stated": x, "weight": w, "probability": w / total})
         for t, x, w in zip(texts, numbers, weights, strict=True)
     ]
 
