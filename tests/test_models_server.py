@@ -16,6 +16,7 @@ import pytest
 from vs_sim.errors import ProviderError
 from vs_sim.models import Request
 from vs_sim.testing import ScriptedModel, requested_k, vs_answer
+from vs_sim.testing.scripted import listed_options
 from vs_sim.testing.server import FakeOpenAIServer, Faults
 
 
@@ -53,6 +54,40 @@ def test_vs_answer_is_well_formed_and_seeded() -> None:
     assert sum(r["probability"] for r in responses) == pytest.approx(1.0, abs=0.03)
     assert vs_answer(6, random.Random(3)) == text
     assert vs_answer(6, random.Random(4)) != text
+
+
+SURVEY_PROMPT = (
+    "How worried are you about climate change?\n\n"
+    "Answer with exactly one of the options below, written exactly as shown.\n"
+    "Options:\n- Very worried\n- Somewhat worried\n- Not worried\n\n"
+    "Give 5 responses with their probabilities."
+)
+
+
+def test_a_survey_question_is_answered_with_its_own_options() -> None:
+    messages = [
+        {"role": "system", "content": "Options:\n- not this"},
+        {"role": "user", "content": SURVEY_PROMPT},
+    ]
+    options = listed_options(messages)
+    assert options == ["Very worried", "Somewhat worried", "Not worried"]
+    responses = json.loads(vs_answer(5, random.Random(1), options))["responses"]
+    assert sorted(r["text"] for r in responses) == sorted(options)  # fewer options than k: all
+    two = json.loads(vs_answer(2, random.Random(1), options))["responses"]
+    assert len(two) == 2 and {r["text"] for r in two} <= set(options)
+    assert listed_options([{"role": "user", "content": "Name a colour."}]) == []
+
+
+@pytest.mark.http
+def test_the_server_answers_a_survey_question_with_its_options(
+    fake_openai_server: FakeOpenAIServer,
+) -> None:
+    status, _, payload = post(fake_openai_server, SURVEY_PROMPT)
+    assert status == 200
+    texts = {
+        r["text"] for r in json.loads(payload["choices"][0]["message"]["content"])["responses"]
+    }
+    assert texts == {"Very worried", "Somewhat worried", "Not worried"}
 
 
 @pytest.mark.http

@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from vs_sim.errors import ConfigError, ScenarioError
-from vs_sim.scenario_build import build_units, prepare
+from vs_sim.scenario_build import (
+    CheckedPersona,
+    build_units,
+    prepare,
+    render_persona,
+    sample_personas,
+)
 from vs_sim.scenario_schema import Scenario
 from vs_sim.scenarios import as_run_data, load_scenario, parse_scenario, with_overrides
 
@@ -59,6 +65,18 @@ def test_a_survey_scenario_loads_with_inferred_task_and_resolved_files(tmp_path:
     }
     units = build_units(prepared)
     assert [u.id for u in units] == ["p00001", "p00002", "p00003"]
+    # every template was checked up front, but the respondents wait in line without their
+    # rendered prompts (memory stays flat with n); they render the same text when asked
+    people = sample_personas(prepared, 3)
+    for unit, (persona, path) in zip(units, people):
+        held = unit.persona  # type: ignore[attr-defined]
+        assert isinstance(held, CheckedPersona) and not hasattr(held, "text")
+        assert held.render() == render_persona(prepared, persona, path).text
+        assert (held.id, held.template, dict(held.attributes)) == (
+            persona.id,
+            persona.template,
+            dict(persona.attributes),
+        )
 
 
 def test_name_defaults_to_the_file_name(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -318,6 +318,41 @@ def render_persona(
     )
 
 
+@dataclass(frozen=True)
+class CheckedPersona:
+    """A persona whose prompt rendered once without error, and renders again when asked.
+
+    A survey's respondents wait in line for the runner; holding each one's rendered prompt
+    until its turn would grow memory with the number of respondents (a few KB each), so
+    :func:`build_units` checks every template up front and keeps only this.
+    """
+
+    persona: Persona
+    library: PersonaLibrary
+
+    @property
+    def id(self) -> str:
+        return self.persona.id
+
+    @property
+    def template(self) -> str:
+        return self.persona.template
+
+    @property
+    def attributes(self) -> Mapping[str, Any]:
+        return self.persona.attributes
+
+    def render(self) -> str:
+        """The persona's system prompt (the same text the check rendered)."""
+        return self.persona.render(self.library)
+
+
+def checked_persona(prepared: Prepared, persona: Persona, path: str) -> CheckedPersona:
+    """``persona`` once :func:`render_persona` has rendered it without error."""
+    render_persona(prepared, persona, path)
+    return CheckedPersona(persona, prepared.library)
+
+
 # -- units ----------------------------------------------------------------------------------
 
 
@@ -336,9 +371,9 @@ def build_units(
     if s.survey is not None:
         assert prepared.survey is not None
         people = sample_personas(prepared, n)[: 1 if only_first else n]
-        rendered = [render_persona(prepared, p, path) for p, path in people]
+        checked = [checked_persona(prepared, p, path) for p, path in people]
         try:
-            return list(prepared.survey.respondents(rendered))
+            return list(prepared.survey.respondents(checked))
         except ConfigError as exc:
             raise scenario_error(s, "personas", str(exc)) from None
     if s.task in TASK_PLUGINS:

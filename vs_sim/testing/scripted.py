@@ -70,25 +70,47 @@ def requested_k(messages: Iterable[Mapping[str, str]], default: int = DEFAULT_K)
     return max(1, min(k, 100))
 
 
-def vs_answer(k: int, rng: random.Random) -> str:
+_OPTIONS_BLOCK = re.compile(r"^Options:[ \t]*\n((?:[ \t]*[-*•][ \t]+\S.*(?:\n|$))+)", re.MULTILINE)
+
+
+def listed_options(messages: Sequence[Mapping[str, object]]) -> list[str]:
+    """The options a survey question lists in the last user message (``Options:`` followed
+    by ``- option`` lines), or ``[]`` when it lists none."""
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            match = _OPTIONS_BLOCK.search(str(message.get("content") or ""))
+            if match is None:
+                return []
+            lines = match.group(1).splitlines()
+            return [line.strip()[1:].strip() for line in lines if line.strip()]
+    return []
+
+
+def vs_answer(k: int, rng: random.Random, options: Sequence[str] = ()) -> str:
     """A Verbalized Sampling answer: ``{"responses": [{"text", "probability"}, ...]}``.
 
     Texts are distinct sentences; probabilities are random weights rounded to two
-    decimals that sum to about 1, as a real model's would.
+    decimals that sum to about 1, as a real model's would. Given a question's ``options``,
+    the texts are ``k`` of them (all of them when there are fewer), so a survey's answers
+    match its options.
 
     Args:
         k: How many responses.
         rng: Source of the texts and weights (seed it for reproducible answers).
+        options: Answer options to choose the texts from.
     """
     texts: list[str] = []
     seen: set[str] = set()
-    while len(texts) < k:
+    if options:
+        distinct = list(dict.fromkeys(options))
+        texts = rng.sample(distinct, min(k, len(distinct)))
+    while len(texts) < k and not options:
         text = f"{rng.choice(_OPENERS)} {rng.choice(_CLAUSES)}."
         if text in seen:
             text = f"{text[:-1]}, in case {len(texts) + 1}."
         seen.add(text)
         texts.append(text)
-    weights = [rng.uniform(0.05, 1.0) for _ in range(k)]
+    weights = [rng.uniform(0.05, 1.0) for _ in texts]
     total = sum(weights)
     responses = [
         {"text": text, "probability": round(weight / total, 2)}

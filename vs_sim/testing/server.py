@@ -33,7 +33,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .scripted import DEFAULT_K, requested_k, vs_answer
+from .scripted import DEFAULT_K, listed_options, requested_k, vs_answer
 
 JSONDict = dict[str, Any]
 
@@ -310,7 +310,7 @@ class FakeOpenAIServer:
         if action.kind == "text" and action.text is not None:
             text = action.text
         else:
-            text = vs_answer(k, rng)
+            text = vs_answer(k, rng, listed_options(messages))
             if action.kind == "malformed":
                 text = "Sure! Here are my answers: " + text.replace('"', "'").rstrip("}") + ",,"
             elif action.kind == "truncated":
