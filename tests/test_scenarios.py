@@ -403,3 +403,53 @@ def test_persona_id_and_agent_validation_in_python() -> None:
         ),
         Scenario,
     )
+
+
+def test_a_typo_in_a_task_section_is_named_with_a_hint(tmp_path: Path) -> None:
+    head = "name: p\ntask: persuasion\nn: 2\npopulation: p4g_persuadees\npersuasion:\n"
+    path = write(tmp_path, "p.yaml", head + "  max_turn: 4\n")
+    err = error_of(path)
+    assert str(err) == (
+        f"{path}:6 persuasion.max_turn: unknown field 'max_turn' (did you mean 'max_turns'?)"
+    )
+    path = write(tmp_path, "q.yaml", head + "  persuader:\n    polcy: {method: direct}\n")
+    assert str(error_of(path)) == (
+        f"{path}:7 persuasion.persuader.polcy: unknown field 'polcy' (did you mean 'policy'?)"
+    )
+
+
+def test_a_bad_attribute_in_a_task_section_points_at_its_attributes(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "p.yaml",
+        """
+        name: p
+        task: persuasion
+        n: 2
+        population: p4g_persuadees
+        persuasion:
+          max_turns: 4
+          persuader:
+            attributes: {aproach: any}
+        """,
+    )
+    err = str(error_of(path))
+    assert err.startswith(f"{path}:8 persuasion.persuader.attributes: persona template ")
+    assert "unknown attribute 'aproach' (did you mean 'approach'?)" in err
+    path = write(
+        tmp_path,
+        "f.yaml",
+        """
+        name: f
+        task: focus_group
+        n: 2
+        population: us_adults
+        focus_group:
+          topic: remote work
+          moderator:
+            attributes: {tpoic: x}
+        """,
+    )
+    err = str(error_of(path))
+    assert err.startswith(f"{path}:8 focus_group.moderator.attributes: persona template ")
+    assert "unknown attribute 'tpoic'" in err

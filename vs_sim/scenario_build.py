@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from .agents import RecordedPersona
-from .errors import AttributeValidationError, ConfigError, TemplateError, TemplateNotFound
+from .errors import (
+    AttributeValidationError,
+    ConfigError,
+    ScenarioError,
+    TemplateError,
+    TemplateNotFound,
+)
 from .personas import Persona, PersonaLibrary, default_library
 from .scenario_models import ModelPool, use_pool_models
 from .scenario_schema import Scenario
@@ -127,9 +134,11 @@ def prepare(scenario: Scenario) -> Prepared:
         try:
             config = config_class.model_validate(s.section())
         except ValidationError as exc:
-            raise validation_error(exc, s.file, s.source, prefix=s.task) from None
+            raise validation_error(
+                exc, s.file, s.source, prefix=s.task, model=config_class
+            ) from None
         except ConfigError as exc:
-            raise scenario_error(s, s.task, str(exc)) from None
+            raise section_error(s, exc) from None
         return Prepared(scenario=s, library=library, population=population, task_config=config)
     if s.conversation is not None:
         for i, agent in enumerate(s.conversation.agents):
@@ -270,6 +279,24 @@ def _known_attributes(prepared: Prepared) -> list[str] | None:
     return None
 
 
+_NAMED_FIELD = re.compile(r"^([A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[\d+\])*): ")
+
+
+def section_error(s: Scenario, exc: Exception) -> ScenarioError:
+    """An error from the task's section, at the field its message starts with when that field
+    is in the section (``persuasion.persuader: ...``), else at the section itself.
+
+    An attribute error goes to the field's ``attributes`` (its line, when it is written)."""
+    text = str(exc)
+    found = _NAMED_FIELD.match(text)
+    if found is None or found.group(1).split(".")[0].split("[")[0] != s.task:
+        return scenario_error(s, s.task, text)
+    path, message = found.group(1), text[found.end() :]
+    if isinstance(exc, AttributeValidationError) or "attribute" in message:
+        path += ".attributes"
+    return scenario_error(s, path, message)
+
+
 # -- personas -------------------------------------------------------------------------------
 
 
@@ -385,7 +412,7 @@ def build_units(
                 build(prepared.task_config, drawn, seed=s.seed, library=prepared.library)
             )
         except (ConfigError, TemplateError) as exc:
-            raise scenario_error(s, s.task, str(exc)) from None
+            raise section_error(s, exc) from None
         units = units[:1] if only_first else units
         if pool is not None:
             for unit in units:

@@ -87,13 +87,17 @@ def _model_class(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _unknown_field_hint(path: str) -> str:
-    """``unknown field 'survy' (did you mean 'survey'?)`` for an extra key at ``path``."""
+def _unknown_field_hint(path: str, root: type[BaseModel] | None = None, skip: int = 0) -> str:
+    """``unknown field 'survy' (did you mean 'survey'?)`` for an extra key at ``path``.
+
+    ``path`` is walked from the :class:`Scenario`, or from ``root`` after its first ``skip``
+    parts (a task section validated by its own model, e.g. ``persuasion.…``).
+    """
     parts = [p for p in re.findall(r"[^.\[\]]+", path) if not p.isdigit()]
     if not parts:
         return "unknown field"
-    cls: type[BaseModel] | None = Scenario
-    for part in parts[:-1]:
+    cls: type[BaseModel] | None = Scenario if root is None else root
+    for part in parts[skip if root is not None else 0 : -1]:
         field = cls.model_fields.get(part) if cls is not None else None
         cls = _model_class(field.annotation) if field is not None else None
     if cls is None:
@@ -105,9 +109,17 @@ def _unknown_field_hint(path: str) -> str:
 
 
 def validation_error(
-    exc: ValidationError, file: str | None, source: str | None, prefix: str = ""
+    exc: ValidationError,
+    file: str | None,
+    source: str | None,
+    prefix: str = "",
+    model: type[BaseModel] | None = None,
 ) -> ScenarioError:
-    """One error for a pydantic failure: the first problem, with a count of the others."""
+    """One error for a pydantic failure: the first problem, with a count of the others.
+
+    ``prefix`` is where the validated data sits in the scenario, and ``model`` the class that
+    validated it when that is not the scenario itself (so a typo there gets its hint too).
+    """
     pairs = list(zip(error_paths(exc, QUESTION_TYPES), exc.errors(include_url=False), strict=True))
     # An unknown key is usually a typo, and the root of the other errors (a missing field).
     pairs.sort(key=lambda pair: pair[1]["type"] != "extra_forbidden")
@@ -118,7 +130,8 @@ def validation_error(
         path = f"{prefix}.{path}" if path else prefix
     kind = raw[0]["type"]
     if kind == "extra_forbidden":
-        message = _unknown_field_hint(path)
+        skip = len([p for p in re.findall(r"[^.\[\]]+", prefix) if not p.isdigit()])
+        message = _unknown_field_hint(path, model, skip)
     elif kind == "missing" and path == "task":
         message = f"this field is required: add task: and its section ({', '.join(TASKS)})"
     elif kind not in ("missing", "vs_sim") and isinstance(raw[0].get("input"), _SCALAR):
