@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import math
 import time
-from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import accumulate
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .distribution import Candidate, Distribution
+from .distribution import Candidate, Distribution, draw_index
 from .events import CandidateRecord, DistributionRecorded, Participant
 from .models.base import Message, Model
 from .records import trusted
@@ -117,9 +115,7 @@ class VSPolicy(BaseModel):
         if not probabilities:
             raise ValueError("cannot select from an empty distribution")
         u = rng if isinstance(rng, float) else float(rng.random())
-        # np.cumsum and np.searchsorted(side="right") on a few floats, in plain Python
-        cdf = list(accumulate(self.weights(probabilities)))
-        return min(bisect_right(cdf, u * cdf[-1]), len(probabilities) - 1)
+        return draw_index(self.weights(probabilities), u)
 
 
 class MemoryPolicy(BaseModel):

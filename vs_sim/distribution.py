@@ -154,6 +154,17 @@ _NO_USAGE = Usage()
 """The default ``usage``: frozen, so one instance serves every distribution."""
 
 
+def draw_index(weights: Sequence[float], u: float) -> int:
+    """The index a uniform draw ``u`` in ``[0, 1)`` picks among non-negative ``weights``: the
+    first whose running sum exceeds ``u`` times the total (``np.cumsum`` and
+    ``np.searchsorted(side="right")`` in plain Python, cheaper for a few values)."""
+    return _place(list(accumulate(weights)), u)
+
+
+def _place(cdf: list[float], u: float) -> int:
+    return min(bisect_right(cdf, u * cdf[-1]), len(cdf) - 1)
+
+
 class Distribution(BaseModel):
     """A verbalized distribution over candidate responses.
 
@@ -303,9 +314,9 @@ class Distribution(BaseModel):
         For a caller that already holds its draw, e.g. from :func:`vs_sim.seeds.derive_uniform`:
         the first candidate whose cumulative probability exceeds ``u`` times the total.
         """
-        cdf = list(accumulate(self.probabilities))  # the sums np.cumsum makes, in the same order
-        if cdf and math.isfinite(cdf[-1]):  # (plain Python: numpy costs more for a few candidates)
-            return min(bisect_right(cdf, u * cdf[-1]), len(cdf) - 1)  # np.searchsorted, "right"
+        cdf = list(accumulate(self.probabilities))
+        if cdf and math.isfinite(cdf[-1]):
+            return _place(cdf, u)
         # no candidates, or sums that are not finite (an overflow, a NaN): numpy's rules and
         # warnings, as always (its search orders NaN last)
         sums = np.cumsum(self.probabilities)
