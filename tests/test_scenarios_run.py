@@ -544,3 +544,55 @@ def test_a_bad_n_names_the_argument() -> None:
         r".*greater than or equal to 1",
     ):
         run_scenario(QUICKSTART, n=-1, dry_run=True, progress=False)
+
+
+def test_a_copied_run_folder_resumes_from_where_its_inputs_are(tmp_path: Path) -> None:
+    # A project with its scenarios, and a run folder inside it: the run's scenario.yaml
+    # names the questionnaire by a path relative to the run folder (../../scenarios/...).
+    project = tmp_path / "project"
+    (project / "scenarios" / "data").mkdir(parents=True)
+    for name in ("quickstart.yaml", "data/opinion_questions.yaml", "data/opinion_reference.csv"):
+        (project / "scenarios" / name).write_bytes((ROOT / "scenarios" / name).read_bytes())
+    scenario = fast(project / "scenarios" / "quickstart.yaml")
+    full = run_scenario(scenario, n=4, out=project / "runs" / "r", progress=False)
+    assert full.log_path is not None
+    as_run = (project / "runs" / "r" / "scenario.yaml").read_text(encoding="utf-8")
+    assert "questionnaire: ../../scenarios/data/opinion_questions.yaml" in as_run
+
+    # Copied elsewhere, and cut as a kill would leave it: two respondents finished.
+    copy = tmp_path / "elsewhere" / "deeper" / "r"
+    copy.parent.mkdir(parents=True)
+    copy.mkdir()
+    for item in (project / "runs" / "r").iterdir():
+        if item.is_file():
+            (copy / item.name).write_bytes(item.read_bytes())
+    lines = (copy / "events.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    ended = [i for i, line in enumerate(lines) if '"conversation_ended"' in line]
+    (copy / "events.jsonl").write_text("".join(lines[: ended[1] + 1]), encoding="utf-8")
+
+    resumed = run_scenario(None, resume=copy, progress=False)
+    assert resumed.result is not None
+    assert (resumed.result.skipped, resumed.result.completed) == (2, 2)
+    answers = [e for e in read_events(copy / "events.jsonl") if isinstance(e, Answer)]
+    assert len(answers) == 4 * 4
+    # The copy's scenario.yaml now points at the inputs from where it is, and says so.
+    rewritten = (copy / "scenario.yaml").read_text(encoding="utf-8")
+    assert "questionnaire: ../../../project/scenarios/data/opinion_questions.yaml" in rewritten
+    assert f"origin_folder: {copy.resolve()}" in rewritten
+
+
+def test_a_moved_run_folder_whose_inputs_are_gone_says_where_it_looked(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "scenarios" / "data").mkdir(parents=True)
+    for name in ("quickstart.yaml", "data/opinion_questions.yaml", "data/opinion_reference.csv"):
+        (project / "scenarios" / name).write_bytes((ROOT / "scenarios" / name).read_bytes())
+    run_scenario(fast(project / "scenarios" / "quickstart.yaml"), n=2,
+                 out=project / "runs" / "r", progress=False)  # fmt: skip
+    moved = tmp_path / "moved" / "r"
+    moved.parent.mkdir()
+    (project / "runs" / "r").rename(moved)
+    (project / "scenarios" / "data" / "opinion_questions.yaml").unlink()
+    with pytest.raises(ScenarioError, match=r"where this run folder was written") as info:
+        run_scenario(None, resume=moved, progress=False)
+    assert "survey.questionnaire" in str(info.value)
+    assert str(project / "runs" / "r") in str(info.value)

@@ -212,6 +212,9 @@ class Scenario(BaseModel):
         focus_group: The focus group section (task ``focus_group``; see
             :class:`vs_sim.tasks.focus_group.FocusGroupConfig`).
         outputs: What the run writes.
+        origin_folder: Set in a run folder's ``scenario.yaml``: the folder it was written in.
+            A relative path not found next to the file is looked up from there, so a run
+            folder that was copied or moved still resumes.
     """
 
     model_config = _FROZEN
@@ -233,6 +236,7 @@ class Scenario(BaseModel):
     persuasion: dict[str, Any] | None = None
     focus_group: dict[str, Any] | None = None
     outputs: OutputsSpec = Field(default_factory=OutputsSpec)
+    origin_folder: str | None = None
 
     _file: str | None = PrivateAttr(default=None)
     _source: str | None = PrivateAttr(default=None)

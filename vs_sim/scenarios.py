@@ -251,16 +251,31 @@ def base_dir(scenario: Scenario) -> Path:
 
 
 def resolve_path(scenario: Scenario, value: str | os.PathLike[str]) -> Path:
-    """A path written in ``scenario``, relative to its file's folder."""
+    """A path written in ``scenario``, relative to its file's folder.
+
+    A run folder's copy of its scenario also names the folder it was written in
+    (``origin_folder``): a relative path missing next to the copy (the folder was moved or
+    copied elsewhere) is taken from there when it exists there.
+    """
     p = Path(value).expanduser()
-    return p if p.is_absolute() else base_dir(scenario) / p
+    if p.is_absolute():
+        return p
+    here = base_dir(scenario) / p
+    origin = scenario.origin_folder
+    if origin and not here.exists() and (Path(origin) / p).exists():
+        return Path(origin) / p
+    return here
 
 
 def existing_file(scenario: Scenario, field: str, value: str, what: str) -> Path:
     """``value`` resolved and checked to be a file; else an error at ``field``."""
     path = resolve_path(scenario, value)
     if not path.is_file():
-        raise scenario_error(scenario, field, f"no {what} at {value!r} (looked for {path})")
+        looked = str(path)
+        origin = scenario.origin_folder
+        if origin and not Path(value).expanduser().is_absolute():
+            looked += f" and {Path(origin) / value}, where this run folder was written"
+        raise scenario_error(scenario, field, f"no {what} at {value!r} (looked for {looked})")
     return path
 
 
@@ -357,6 +372,7 @@ def as_run_data(scenario: Scenario, folder: Path) -> dict[str, Any]:
     for key in ("population", "personas", "n", "max_cost"):
         if data.get(key) is None:
             data.pop(key, None)
+    data["origin_folder"] = str(folder.resolve())  # where the relative paths start from
     return dict(redact(data))
 
 
@@ -368,6 +384,6 @@ def as_run_yaml(scenario: Scenario, folder: Path) -> str:
     origin = scenario.file or "a scenario built in Python"
     return (
         f"# The scenario as run (from {origin}), with command-line overrides applied.\n"
-        "# Paths are relative to this folder. Resume with: vs-sim run --resume <this folder>\n"
-        + body
+        "# Paths are relative to this folder (if it was moved, to origin_folder, where it was\n"
+        "# written). Resume with: vs-sim run --resume <this folder>\n" + body
     )
