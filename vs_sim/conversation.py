@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,13 +31,14 @@ from .events import (
     ModelCall,
     Utterance,
 )
-from .mentions import mentions
+from .mentions import Label, mention_labels, mentions_of
 from .models.base import Request
 from .run_stats import call_event
 from .runner import RunContext
 from .scheduling import (
     Pick,
     Scheduler,
+    SchedulerResult,
     Transcript,
     as_pick,
     describe_scheduler,
@@ -45,7 +46,7 @@ from .scheduling import (
     scheduler_from_description,
 )
 from .seeds import AddressedRng, derive_uniform
-from .verbalizer import CallHook, CallRecord, averbalize
+from .verbalizer import CallHook, CallPlan, CallRecord
 
 
 class Termination(BaseModel):
@@ -215,6 +216,10 @@ class _Engine:
         self.by_id = {a.id: a for a in conv.agents}
         self.order = tuple(a.id for a in conv.agents)
         self.st = _State()
+        self.plans: dict[str, CallPlan] = {}  # agent id -> its call plan, made on its first turn
+        self.solos: dict[str, Pick] = {}  # agent id -> the Pick of it alone (Picks are frozen)
+        self.listeners: dict[str, tuple[Label, ...]] = {}  # speaker -> the others' labels
+        self.transcript_names = dict(self.names)  # (every transcript's copy: made once)
 
     # -- state -----------------------------------------------------------------------------
     def _append(self, turn: Turn) -> None:
@@ -262,13 +267,8 @@ class _Engine:
             del st.chosen[key]
 
     def _transcript(self, turns: Sequence[Turn]) -> Transcript:
-        return Transcript(
-            turns,
-            conversation_id=self.conv.id,
-            participants=self.order,
-            names=self.names,
-            seed=self.seed,
-            context=self.ctx,
+        return Transcript._shared(
+            tuple(turns), self.conv.id, self.order, self.transcript_names, self.seed, self.ctx
         )
 
     def _stop_reason(self) -> str | None:
@@ -316,13 +316,18 @@ class _Engine:
                 reason = self._stop_reason()
                 if reason is not None:
                     return reason
-                step, left = len(st.history), set(st.left)
+                step, left = len(st.history), st.left
             snapshot = self._transcript(st.history[:step])
-            active = [a for a in conv.agents if a.id not in left]
-            pick = await self._schedule(active, snapshot, step)
+            active = [a for a in conv.agents if a.id not in left] if left else conv.agents
+            pick = self._schedule(active, snapshot, step)
+            if not isinstance(pick, Pick):  # an async scheduler's answer, still to come
+                pick = as_pick(await pick, active)
             speakers = pick.speakers
             if conv.termination.max_turns is not None:
                 speakers = speakers[: conv.termination.max_turns - step]
+            if len(speakers) == 1 and not done:  # one speaker: most steps
+                self._append(await self._speak(speakers[0], step, snapshot, pick, None, ctx.emit))
+                continue
             size = len(speakers) if len(speakers) > 1 else None
             jobs = [(step + i, s) for i, s in enumerate(speakers)][done:]
             if size is None:
@@ -348,15 +353,39 @@ class _Engine:
         marker = self.conv.termination.leave_marker
         return marker is not None and marker != "" and marker in turn.text
 
-    async def _schedule(self, active: list[Agent], snapshot: Transcript, step: int) -> Pick:
+    def _schedule(
+        self, active: Sequence[Agent], snapshot: Transcript, step: int
+    ) -> Pick | Awaitable[SchedulerResult]:
+        """The step's pick, or an async scheduler's awaitable answer (for ``as_pick``)."""
         fork = self.conv.fork
         if fork is not None and step == fork.turn:
             return Pick((fork.speaker,), note=f"branch of {fork.parent_id} at turn {fork.turn}")
         rng = AddressedRng(self.seed, self.conv.id, step, "schedule")
         result = self.conv.scheduler(active, snapshot, rng)
-        if inspect.isawaitable(result):
-            result = await result
+        if type(result) is str:  # the usual answer, one present agent: as_pick, made once
+            for agent in active:
+                if agent.id == result:
+                    pick = self.solos.get(result)
+                    if pick is None:
+                        pick = self.solos[result] = Pick((result,))
+                    return pick
+        elif inspect.isawaitable(result):
+            return result
         return as_pick(result, active)
+
+    def _plan(self, agent: Agent) -> CallPlan:
+        """The agent's call plan: ``averbalize`` with its policy, worked out once per agent."""
+        policy = agent.policy
+        plan = self.plans[agent.id] = CallPlan.of(
+            k=policy.k,
+            method=policy.method,
+            model=self.ctx.resolve_model(agent.model),
+            tau=policy.tau,
+            min_keep=policy.min_keep,
+            temperature=policy.model_temperature,
+            **policy.options,
+        )
+        return plan
 
     def _hook(self, turn: int, purpose: str, emit: Callable[[Event], None]) -> CallHook:
         def hook(record: CallRecord) -> None:
@@ -382,7 +411,7 @@ class _Engine:
             addressed: tuple[str, ...] = pick.addressed_to
         else:
             addressed = (last.speaker,) if last is not None and last.speaker != speaker else ()
-        recorded = st.pending.pop((turn, speaker), None)
+        recorded = st.pending.pop((turn, speaker), None) if st.pending else None
         if recorded is None:
             memory = agent.memory
             visible: Sequence[Turn]
@@ -401,23 +430,12 @@ class _Engine:
                 opening=conv.opening,
                 summary=summary,
             )
-            policy = agent.policy
-            dist = await averbalize(
-                messages,
-                system=system,
-                k=policy.k,
-                method=policy.method,
-                model=self.ctx.resolve_model(agent.model),
-                tau=policy.tau,
-                min_keep=policy.min_keep,
-                temperature=policy.model_temperature,
-                on_call=self._hook(turn, "utterance", emit),
-                **policy.options,
-            )
+            plan = self.plans.get(speaker) or self._plan(agent)
+            dist = await plan.averbalize_chat(messages, system, self._hook(turn, "utterance", emit))
             recorded = distribution_event(dist, conversation_id=conv.id, turn=turn, speaker=speaker)
             emit(recorded)
         probs = [c.probability for c in recorded.candidates]
-        choice = st.chosen.pop((turn, speaker), None)
+        choice = st.chosen.pop((turn, speaker), None) if st.chosen else None
         if choice is None:
             fork = conv.fork
             if fork is not None and turn == fork.turn and fork.candidate is not None:
@@ -437,8 +455,11 @@ class _Engine:
             )
             emit(choice)
         text = recorded.candidates[choice.index].text
-        others = [a for a in conv.agents if a.id != speaker]
-        to = tuple(mentions(text, others, anywhere=False)) or addressed
+        labels = self.listeners.get(speaker)
+        if labels is None:
+            others = [a for a in conv.agents if a.id != speaker]
+            labels = self.listeners[speaker] = mention_labels(others)
+        to = tuple(mentions_of(text, labels, anywhere=False)) or addressed
         emit(
             Utterance.trusted(
                 conversation_id=conv.id,

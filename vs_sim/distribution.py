@@ -277,6 +277,50 @@ class Distribution(BaseModel):
             return cls.__pydantic_validator__.validate_python({**given, **fields})  # type: ignore[no-any-return]
         return cls(**given, **fields)  # type: ignore[arg-type]  # (a field given twice: TypeError)
 
+    @classmethod
+    def _from_parsed(
+        cls,
+        candidates: Sequence[Candidate],
+        *,
+        method: str,
+        model: str,
+        prompt: list[Message],
+        usage: Usage,
+        cost: float | None,
+        calls: int,
+        repairs: list[Repair],
+        truncated: bool,
+        temperature: float,
+        synthetic: bool,
+        request_keys: list[str],
+    ) -> Distribution:
+        """``from_candidates(candidates, trusted=True, ...)`` with ``elicited`` normalization
+        and no ``tau``, for the candidates of one answer read by the parser.
+
+        The parser normalized their weights with :func:`normalize_weights` already (unless
+        it recorded a ``zero_sum`` repair), so normalizing again would give each candidate
+        the probability it has: this skips that second pass (it runs on every model call).
+        Every value must be of its exact declared type, as for ``trusted=True``.
+        """
+        values = {  # every field, in declaration order
+            "candidates": list(candidates),
+            "method": method,
+            "model": model,
+            "prompt": prompt,
+            "usage": usage,
+            "cost": cost,
+            "calls": calls,
+            "repairs": list(repairs),
+            "truncated": truncated,
+            "normalization": "elicited",
+            "temperature": temperature,
+            "tau": None,
+            "dropped": [],
+            "synthetic": synthetic,
+            "request_keys": request_keys,
+        }
+        return trusted_record(cls, values)
+
     def renormalized(self, normalization: str, temperature: float = 1.0) -> Distribution:
         """The same candidates with probabilities recomputed from their weights."""
         probs, extra = normalize_weights(

@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from .agents import Agent
 
 
+Label = tuple[str, re.Pattern[str], re.Pattern[str], str | None]
+"""One name (or id) of an agent: the agent's id, its ``@label`` and whole-word patterns, and
+the lowered label when it is ASCII."""
+
+
 def mentions(text: str, agents: Sequence[Agent], *, anywhere: bool = True) -> list[str]:
     """Agent ids named in ``text``, in order of first appearance.
 
@@ -23,23 +28,38 @@ def mentions(text: str, agents: Sequence[Agent], *, anywhere: bool = True) -> li
     text (``"Ana, what do you think?"``) counts, and with ``anywhere`` a name anywhere does.
     Matching is case-insensitive on whole words.
     """
-    found: list[tuple[int, str]] = []
-    at: list[tuple[int, str]] = []
-    folded = text.lower() if text.isascii() else None
+    return mentions_of(text, mention_labels(agents), anywhere=anywhere)
+
+
+def mention_labels(agents: Sequence[Agent]) -> tuple[Label, ...]:
+    """The labels :func:`mentions_of` looks for: each agent's name and id (blank ones left out).
+
+    Worked out once for a caller that asks about the same agents again and again (the
+    conversation engine, for each speaker's listeners).
+    """
+    labels: list[Label] = []
     for agent in agents:
         for label in {agent.name, agent.id}:
             patterns = _label_patterns(label)
-            if patterns is None:
-                continue
-            at_name, word, ascii_label = patterns
-            if folded is not None and ascii_label is not None and ascii_label not in folded:
-                continue  # (all ASCII: a case-insensitive match needs the lowered label)
-            m = at_name.search(text)
-            if m:
-                at.append((m.start(), agent.id))
-            m = word.search(text)
-            if m and (anywhere or not text[: m.start()].strip(" \t\n\"'*")):
-                found.append((m.start(), agent.id))
+            if patterns is not None:
+                labels.append((agent.id, *patterns))
+    return tuple(labels)
+
+
+def mentions_of(text: str, labels: Sequence[Label], *, anywhere: bool = True) -> list[str]:
+    """:func:`mentions` of the agents whose labels :func:`mention_labels` gave."""
+    found: list[tuple[int, str]] = []
+    at: list[tuple[int, str]] = []
+    folded = text.lower() if text.isascii() else None
+    for agent_id, at_name, word, ascii_label in labels:
+        if folded is not None and ascii_label is not None and ascii_label not in folded:
+            continue  # (all ASCII: a case-insensitive match needs the lowered label)
+        m = at_name.search(text)
+        if m:
+            at.append((m.start(), agent_id))
+        m = word.search(text)
+        if m and (anywhere or not text[: m.start()].strip(" \t\n\"'*")):
+            found.append((m.start(), agent_id))
     ordered = sorted(at) if at else sorted(found)
     out: list[str] = []
     for _, agent_id in ordered:

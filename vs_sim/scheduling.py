@@ -19,6 +19,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any, overload
 
@@ -84,6 +85,30 @@ class Transcript(Sequence[Turn]):
         self.names = dict(names or {})
         self.seed = seed
         self.context = context
+
+    @classmethod
+    def _shared(
+        cls,
+        turns: tuple[Turn, ...],
+        conversation_id: str,
+        participants: tuple[str, ...],
+        names: dict[str, str],
+        seed: int,
+        context: RunContext | None,
+    ) -> Transcript:
+        """A transcript holding these values as they are (``__init__`` copies each).
+
+        For the conversation engine, which makes one per turn from values it keeps and
+        never changes (``names`` is the engine's copy for its transcripts).
+        """
+        transcript = cls.__new__(cls)
+        transcript.turns = turns
+        transcript.conversation_id = conversation_id
+        transcript.participants = participants
+        transcript.names = names
+        transcript.seed = seed
+        transcript.context = context
+        return transcript
 
     @overload
     def __getitem__(self, index: int) -> Turn: ...
@@ -156,12 +181,23 @@ def _choice(rng: AddressedRng, weights: Sequence[float]) -> int:
     in order, normalize the running sum, find the draw's place in it), so a numpy Generator
     passed in gives the index numpy would.
     """
+    return bisect_right(_cdf(weights), rng.random())
+
+
+def _cdf(weights: Sequence[float]) -> list[float]:
+    """The normalized running sum :func:`_choice` searches."""
     total = 0.0
     for w in weights:
         total += w
     cdf = list(accumulate(w / total for w in weights))
     last = cdf[-1]
-    return bisect_right([c / last for c in cdf], rng.random())
+    return [c / last for c in cdf]
+
+
+@lru_cache(maxsize=64)
+def _uniform_cdf(n: int) -> tuple[float, ...]:
+    """``_cdf([1.0] * n)``, made once per size (equal weights are the common case)."""
+    return tuple(_cdf([1.0] * n))
 
 
 @dataclass(frozen=True)
@@ -178,8 +214,8 @@ class RandomSpeaker:
         pool = list(agents)
         if self.no_repeat and history and len(pool) > 1:
             pool = [a for a in pool if a.id != history[-1].speaker]
-        if not self.weights:  # everyone weighs 1
-            return pool[_choice(rng, [1.0] * len(pool))].id
+        if not self.weights:  # everyone weighs 1: _choice with weights [1.0] * len(pool)
+            return pool[bisect_right(_uniform_cdf(len(pool)), rng.random())].id
         weights = [float(self.weights.get(a.id, 1.0)) for a in pool]
         if not all(math.isfinite(x) and x >= 0 for x in weights) or not sum(weights) > 0:
             raise ConfigError(

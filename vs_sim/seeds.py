@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 
 _SCALE = 2.0**-53
+_sha256 = hashlib.sha256
 
 
 def _address(seed: int, keys: tuple[object, ...]) -> bytes:
-    return "\x1f".join([str(int(seed)), *(str(k) for k in keys)]).encode("utf-8")
+    return "\x1f".join(map(str, (int(seed), *keys))).encode("utf-8")
 
 
 def derive_seed(seed: int, *keys: object) -> int:
@@ -46,7 +47,7 @@ def derive_rng(seed: int, *keys: object) -> np.random.Generator:
 
 def _draw(address: bytes, index: int) -> float:
     """Draw ``index`` of an address's stream: 53 bits of SHA-256(address, index) in [0, 1)."""
-    digest = hashlib.sha256(address + b"\x1e" + str(index).encode("ascii")).digest()
+    digest = _sha256(address + b"\x1e" + str(index).encode("ascii")).digest()
     return (int.from_bytes(digest[:8], "little") >> 11) * _SCALE
 
 
@@ -61,7 +62,8 @@ def derive_uniform(seed: int, *keys: object) -> float:
         >>> 0.0 <= derive_uniform(7, "conv-3", 2, "choice") < 1.0
         True
     """
-    return _draw(_address(seed, keys), 0)
+    digest = _sha256(_address(seed, keys) + b"\x1e0").digest()  # (_draw of index 0)
+    return (int.from_bytes(digest[:8], "little") >> 11) * _SCALE
 
 
 class AddressedRng:

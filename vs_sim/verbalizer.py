@@ -11,33 +11,30 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from .calls import Caller, CallHook, CallRecord, all_text
 from .distribution import Candidate, Distribution, Repair
-from .errors import ConfigError, ModelError, ParseError
+from .errors import ConfigError
 from .methods import Method, get_method
-from .models.base import Completion, Message, Model, Request, Usage, aclose_model
-from .parsing import ParseResult, strip_code_fences, strip_reasoning
+from .models.base import Message, Model, Usage, aclose_model
 from .sync import run_sync
+
+__all__ = [
+    "CallHook",
+    "CallPlan",
+    "CallRecord",
+    "averbalize",
+    "resolve_model",
+    "to_messages",
+    "verbalize",
+]
 
 T = TypeVar("T")
 
-_PARSE_RETRY_STRIDE = 1 << 20  # a re-asked call is a new sample: its repeat index moves far away
-
-
-@dataclass(frozen=True)
-class CallRecord:
-    """One model call as seen by ``on_call`` hooks (success or failure)."""
-
-    request: Request
-    completion: Completion | None
-    error: BaseException | None
-
-
-CallHook = Callable[[CallRecord], None]
 
 _MODELS: dict[str, Model] = {}
 _MODELS_LOCK = threading.Lock()
@@ -111,120 +108,6 @@ class _Plan:
         )
 
 
-def _all_text(messages: list[Message]) -> bool:
-    """Whether every key and value of every message is a ``str`` (not even a subclass).
-
-    Such messages are what validating a :class:`Request` would leave unchanged; anything
-    else (bytes, numbers) still goes through validation, which converts or refuses it.
-    """
-    for message in messages:
-        for name, value in message.items():
-            if type(name) is not str or type(value) is not str:
-                return False
-    return True
-
-
-class _Caller:
-    """Runs one distribution's calls, recording usage, cost, keys and repairs."""
-
-    __slots__ = (
-        "cost",
-        "fallback",
-        "keys",
-        "method",
-        "model",
-        "on_call",
-        "params",
-        "parse_retries",
-        "repairs",
-        "synthetic",
-        "truncated",
-        "trusted",
-        "usage",
-    )
-
-    def __init__(
-        self,
-        model: Model,
-        method: Method,
-        params: dict[str, Any],
-        on_call: CallHook | None,
-        parse_retries: int,
-        fallback: bool,
-        trusted: bool,
-    ) -> None:
-        self.model = model
-        self.method = method
-        self.params = params
-        self.on_call = on_call
-        self.parse_retries = parse_retries
-        self.fallback = fallback
-        self.trusted = trusted  # every message holds only str: nothing to validate
-        self.usage: Usage | None = None
-        self.cost: float | None = None
-        self.keys: list[str] = []
-        self.repairs: list[Repair] = []
-        self.synthetic = False
-        self.truncated = False
-
-    async def call(self, messages: Sequence[Message], repeat: int) -> tuple[str, ParseResult]:
-        """One call, re-asked up to ``parse_retries`` times if the answer cannot be parsed."""
-        last: ParseError | None = None
-        chat = tuple(messages)
-        for attempt in range(self.parse_retries + 1):
-            request = self._request(chat, repeat + attempt * _PARSE_RETRY_STRIDE)
-            try:
-                completion = await self.model.acomplete(request)
-            except ModelError as exc:
-                if self.on_call:
-                    self.on_call(CallRecord(request, None, exc))
-                raise
-            if self.on_call:
-                self.on_call(CallRecord(request, completion, None))
-            self._count(request, completion)
-            try:
-                result = self.method.parse(completion.text)
-            except ParseError as exc:
-                last = exc
-                self.repairs.append(
-                    Repair(kind="parse_retry", detail=f"attempt {attempt + 1}: {exc.reason}")
-                )
-                continue
-            self.truncated = self.truncated or result.truncated
-            return completion.text, result
-        assert last is not None
-        text = strip_code_fences(strip_reasoning(last.raw)).strip()
-        if self.fallback and text:
-            self.repairs.append(
-                Repair(
-                    kind="fallback_single",
-                    detail="no candidates could be read; used the whole answer as one candidate",
-                )
-            )
-            return last.raw, ParseResult(
-                candidates=[Candidate(text=text, weight=1.0, probability=1.0)],
-                repairs=[],
-                truncated=False,
-                format="plain",
-            )
-        raise last
-
-    def _request(self, chat: tuple[Message, ...], repeat: int) -> Request:
-        """The request of one call; each gets its own params dict, as validation gave it."""
-        if self.trusted:  # built here from checked text: validating would only copy it
-            return Request.trusted(self.model.name, chat, dict(self.params), repeat)
-        return Request(model=self.model.name, messages=chat, params=self.params, repeat=repeat)
-
-    def _count(self, request: Request, completion: Completion) -> None:
-        """Add one answered call to the totals (usage, cost, keys, synthetic)."""
-        usage = completion.usage
-        self.usage = usage if self.usage is None else self.usage + usage
-        if completion.cost is not None:  # a sum of the known costs, as sum() would add them
-            self.cost = (0 if self.cost is None else self.cost) + completion.cost
-        self.keys.append(request.key)
-        self.synthetic = self.synthetic or completion.synthetic
-
-
 async def averbalize(
     prompt: str | Sequence[Message],
     *,
@@ -279,79 +162,263 @@ async def averbalize(
         ModelError: The model call failed after its retries.
         ConfigError: An option is invalid.
     """
-    plan = _plan(method, k, options)
-    meth = plan.method
-    mdl = resolve_model(model)
-    messages = to_messages(prompt, system)
-    params: dict[str, Any] = {}
-    if temperature is not None:
-        params["temperature"] = temperature
-    if seed is not None:
-        params["seed"] = seed
-    if max_tokens is not None:
-        params["max_tokens"] = max_tokens
-    if plan.has_schema and getattr(mdl, "supports_json_schema", False):
-        params["response_format"] = meth.response_format()
-    # a str prompt (and system) make str-only messages; given messages must be looked at
-    plain = type(prompt) is str and (not system or type(system) is str)
-    caller = _Caller(
-        mdl, meth, params, on_call, parse_retries, fallback, plain or _all_text(messages)
+    return await CallPlan.of(
+        k=k,
+        method=method,
+        model=model,
+        tau=tau,
+        min_keep=min_keep,
+        normalization=normalization,
+        weight_temperature=weight_temperature,
+        temperature=temperature,
+        seed=seed,
+        max_tokens=max_tokens,
+        parse_retries=parse_retries,
+        fallback=fallback,
+        **options,
+    ).averbalize(prompt, system=system, repeat=repeat, on_call=on_call)
+
+
+class CallPlan:
+    """What :func:`averbalize` works out before its first call, kept for many calls.
+
+    The method (its plan), the model and the provider parameters are the same on every turn
+    of an agent; a conversation engine makes one plan per agent and calls
+    :meth:`averbalize_chat` each turn, instead of working them out anew per call. Whether
+    the model takes a JSON schema is read when the plan is made.
+
+    Make one with :meth:`of` (``averbalize``'s arguments but the prompt, ``system``,
+    ``repeat`` and ``on_call``).
+    """
+
+    __slots__ = (
+        "clean",
+        "fallback",
+        "independent_calls",
+        "instructions",
+        "method",
+        "min_keep",
+        "model",
+        "normalization",
+        "params",
+        "parse_retries",
+        "parsed",
+        "plan",
+        "schema",
+        "tau",
+        "weight_temperature",
     )
 
-    first = meth.build_messages(messages, plan.sizes[0])
-    candidates: list[Candidate] = []
-    answers = 0
-    if plan.independent_calls > 1:
-        base = repeat * plan.independent_calls
-        results = await asyncio.gather(
-            *(caller.call(first, base + i) for i in range(plan.independent_calls))
+    def __init__(
+        self,
+        plan: _Plan,
+        model: Model,
+        *,
+        tau: float | None,
+        min_keep: int,
+        normalization: str,
+        weight_temperature: float,
+        params: dict[str, Any],
+        parse_retries: int,
+        fallback: bool,
+    ) -> None:
+        self.plan = plan
+        self.method = plan.method
+        self.independent_calls = plan.independent_calls
+        self.model = model
+        self.tau = tau
+        self.min_keep = min_keep
+        self.normalization = normalization
+        self.weight_temperature = weight_temperature
+        self.params = params  # without the schema: each distribution gets a fresh copy of it
+        self.schema = plan.has_schema and bool(getattr(model, "supports_json_schema", False))
+        self.parse_retries = parse_retries
+        self.fallback = fallback
+        self.instructions: str | None = None  # the first call's, once averbalize_chat needs it
+        # VS methods read clean JSON first (as Method.parse does, unless a subclass changed it)
+        self.clean = plan.method.verbalized and type(plan.method).parse is Method.parse
+        # one answer read by Method.parse is normalized as from_candidates would do it
+        # (elicited, no tau filter; the exact types its trusted path needs)
+        self.parsed = (
+            type(plan.method) is Method
+            and type(normalization) is str
+            and normalization == "elicited"
+            and tau is None
+            and type(weight_temperature) is float
         )
-        for _, result in results:
-            candidates.extend(result.candidates)
-            caller.repairs.extend(result.repairs)
-        answers = len(results)
-    else:
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        k: int | None = 5,
+        method: str | Method = "vs_standard",
+        model: str | Model = "offline/demo",
+        tau: float | None = None,
+        min_keep: int = 1,
+        normalization: str = "elicited",
+        weight_temperature: float = 1.0,
+        temperature: float | None = None,
+        seed: int | None = None,
+        max_tokens: int | None = None,
+        parse_retries: int = 1,
+        fallback: bool = True,
+        **options: Any,
+    ) -> CallPlan:
+        """The plan of :func:`averbalize` called with these arguments (see there)."""
+        params: dict[str, Any] = {}
+        if temperature is not None:
+            params["temperature"] = temperature
+        if seed is not None:
+            params["seed"] = seed
+        if max_tokens is not None:
+            params["max_tokens"] = max_tokens
+        return cls(
+            _plan(method, k, options),
+            resolve_model(model),
+            tau=tau,
+            min_keep=min_keep,
+            normalization=normalization,
+            weight_temperature=weight_temperature,
+            params=params,
+            parse_retries=parse_retries,
+            fallback=fallback,
+        )
+
+    async def averbalize(
+        self,
+        prompt: str | Sequence[Message],
+        *,
+        system: str | None = None,
+        repeat: int = 0,
+        on_call: CallHook | None = None,
+    ) -> Distribution:
+        """:func:`averbalize` of ``prompt`` with this plan's settings."""
+        messages = to_messages(prompt, system)
+        # a str prompt (and system) make str-only messages; given messages must be looked at
+        plain = type(prompt) is str and (not system or type(system) is str)
+        first = self.method.build_messages(messages, self.plan.sizes[0])
+        return await self._run(first, plain or all_text(messages), repeat, on_call)
+
+    async def averbalize_chat(
+        self, messages: list[Message], system: str, on_call: CallHook | None = None
+    ) -> Distribution:
+        """:meth:`averbalize` of chat messages the caller has just made and hands over.
+
+        For the conversation engine: ``messages`` are ``{"role": "user" | "assistant",
+        "content": ...}`` dicts it has just made (keys and roles written as literals), nobody
+        else holds them, and none is changed, so they go into the request as they are
+        (``averbalize`` copies them twice: once adding ``system``, once adding the method's
+        instructions). The result equals ``averbalize(messages, system=system)``.
+        """
+        instructions = self.instructions
+        if instructions is None:  # (rendered on the first call, as averbalize does)
+            instructions = self.instructions = self.method.instructions(self.plan.sizes[0])
+        if system:
+            head = {"role": "system", "content": f"{system.rstrip()}\n\n{instructions}"}
+        else:
+            head = {"role": "system", "content": instructions}
+        return await self._run([head, *messages], _chat_text(messages, system), 0, on_call)
+
+    async def _run(
+        self, first: list[Message], trusted: bool, repeat: int, on_call: CallHook | None
+    ) -> Distribution:
+        """The calls of one distribution from its first call's messages, then the distribution."""
+        plan, meth = self.plan, self.method
+        params = self.params
+        if self.schema:
+            params = {**params, "response_format": meth.response_format()}
+        caller = Caller(self, params, on_call, trusted)
+        if plan.independent_calls == 1 and plan.turns == 1:  # one call (most methods)
+            _, candidates, repairs = await caller.call(first, repeat)
+            caller.repairs += repairs
+            answers = 1
+        else:
+            candidates, answers = await self._many(caller, first, repeat)
+        # One answer's candidates were already merged by the parser (same whitespace-collapsed key)
+        merged, merge_repairs = _merge_duplicates(candidates) if answers > 1 else (candidates, [])
+        repairs = caller.repairs + merge_repairs
+        if plan.checks_count and len(merged) != meth.k:
+            repairs.append(
+                Repair(
+                    kind="count_mismatch",
+                    detail=f"asked for {meth.k} candidates, got {len(merged)}; kept them all",
+                )
+            )
+        if answers == 1 and self.parsed and caller.trusted and _normalized(repairs):
+            return Distribution._from_parsed(
+                merged,
+                method=meth.name,
+                model=self.model.name,
+                prompt=first,
+                usage=caller.usage or Usage(),
+                cost=caller.cost,
+                calls=len(caller.keys),
+                repairs=repairs,
+                truncated=caller.truncated,
+                temperature=self.weight_temperature,
+                synthetic=caller.synthetic,
+                request_keys=caller.keys,
+            )
+        return Distribution.from_candidates(
+            merged,
+            normalization=self.normalization,
+            temperature=self.weight_temperature,
+            tau=self.tau,
+            min_keep=self.min_keep,
+            method=meth.name,
+            model=self.model.name,
+            prompt=first,
+            usage=caller.usage or Usage(),
+            cost=caller.cost,
+            calls=len(caller.keys),
+            repairs=repairs,
+            truncated=caller.truncated,
+            synthetic=caller.synthetic,
+            trusted=caller.trusted,  # (every value above is already of its exact type)
+            request_keys=caller.keys,
+        )
+
+    async def _many(
+        self, caller: Caller, first: list[Message], repeat: int
+    ) -> tuple[list[Candidate], int]:
+        """The candidates of a method of several calls or turns, and how many answers."""
+        plan, meth = self.plan, self.method
+        candidates: list[Candidate] = []
+        if plan.independent_calls > 1:
+            base = repeat * plan.independent_calls
+            results = await asyncio.gather(
+                *(caller.call(first, base + i) for i in range(plan.independent_calls))
+            )
+            for _, found, repairs in results:
+                candidates.extend(found)
+                caller.repairs.extend(repairs)
+            return candidates, len(results)
         chat = first
         for turn in range(plan.turns):
-            raw, result = await caller.call(chat, repeat)
-            candidates.extend(result.candidates)
-            caller.repairs.extend(result.repairs)
-            answers += 1
+            raw, found, repairs = await caller.call(chat, repeat)
+            candidates.extend(found)
+            caller.repairs.extend(repairs)
             if turn + 1 < plan.turns:
                 chat = [
                     *chat,
                     {"role": "assistant", "content": raw},
                     {"role": "user", "content": meth.followup(plan.sizes[turn + 1])},
                 ]
+        return candidates, plan.turns
 
-    # One answer's candidates were already merged by the parser (same whitespace-collapsed key)
-    merged, merge_repairs = _merge_duplicates(candidates) if answers > 1 else (candidates, [])
-    repairs = caller.repairs + merge_repairs
-    if plan.checks_count and len(merged) != meth.k:
-        repairs.append(
-            Repair(
-                kind="count_mismatch",
-                detail=f"asked for {meth.k} candidates, got {len(merged)}; kept them all",
-            )
-        )
-    return Distribution.from_candidates(
-        merged,
-        normalization=normalization,
-        temperature=weight_temperature,
-        tau=tau,
-        min_keep=min_keep,
-        method=meth.name,
-        model=mdl.name,
-        prompt=first,
-        usage=caller.usage or Usage(),
-        cost=caller.cost,
-        calls=len(caller.keys),
-        repairs=repairs,
-        truncated=caller.truncated,
-        synthetic=caller.synthetic,
-        trusted=caller.trusted,  # (every value above is already of its exact type)
-        request_keys=caller.keys,
-    )
+
+def _normalized(repairs: list[Repair]) -> bool:
+    """Whether the parser kept the probabilities it normalized (no ``zero_sum`` fallback)."""
+    return all(repair.kind != "zero_sum" for repair in repairs)
+
+
+def _chat_text(messages: list[Message], system: str) -> bool:
+    """:func:`all_text` of ``to_messages(messages, system)`` for messages made as
+    :meth:`CallPlan.averbalize_chat` asks (their keys and roles are ``str`` literals)."""
+    if system and type(system) is not str:
+        return False
+    return all(type(message["content"]) is str for message in messages)
 
 
 _SPACE = re.compile(r"\s+")

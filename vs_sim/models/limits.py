@@ -201,7 +201,9 @@ class LimitedModel(ModelWrapper):
         if self._slots is None:
             return await self._paced(request)
         slots = self._slots.get()
-        if not slots.take():
+        if slots.free > 0:  # (slots.take(), inlined: every call passes here)
+            slots.free -= 1
+        else:
             await slots.wait()
         try:
             if self.rpm is None and self.tpm is None:

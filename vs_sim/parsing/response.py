@@ -142,8 +142,21 @@ def parse_response(
     return _finish(extraction, text, expect_probabilities)
 
 
-def _read_clean_json(text: str) -> ParseResult | None:
-    """The result for JSON that needs no repair (see :func:`read_clean`), or ``None``.
+def clean_candidates(text: str) -> list[Candidate] | None:
+    """The candidates ``parse_response(text)`` gives when it finds nothing to repair, or ``None``.
+
+    The result's other fields are then fixed (no repairs, not truncated, JSON), so a caller
+    that reads every answer (``averbalize``) takes the candidates alone and makes the full
+    :class:`ParseResult` only for an answer this returns ``None`` for.
+    """
+    stripped = text.strip()
+    if not stripped or stripped[0] != "{":  # (only an object can be a clean answer)
+        return None
+    return _clean_candidates(stripped)
+
+
+def _clean_candidates(text: str) -> list[Candidate] | None:
+    """The candidates of stripped JSON that needs no repair (see :func:`read_clean`), or ``None``.
 
     It decodes with orjson, several times faster than ``json.loads`` and, for every
     document it accepts, giving the same strings and numbers but for one thing: it reads
@@ -156,7 +169,12 @@ def _read_clean_json(text: str) -> ParseResult | None:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
         return None
-    candidates = read_clean(value)
+    return read_clean(value)
+
+
+def _read_clean_json(text: str) -> ParseResult | None:
+    """The result of stripped JSON that needs no repair, or ``None``."""
+    candidates = _clean_candidates(text)
     if candidates is None:
         return None
     return trusted(
