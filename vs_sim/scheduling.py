@@ -33,7 +33,9 @@ from .mentions import mentions as mentions  # (defined here before; still import
 from .seeds import AddressedRng
 
 if TYPE_CHECKING:
+    from .models.base import Model
     from .runner import RunContext
+    from .verbalizer import CallPlan
 
 
 @dataclass(frozen=True)
@@ -352,12 +354,25 @@ class ModelChosen:
     k: int | None = None
     allow_repeat: bool = False
     window: int = 10
+    # id(model) -> (model, its call plan): ``averbalize``'s setup, worked out once per model
+    _plans: dict[int, tuple[Model, CallPlan]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def _plan(self, model: Model) -> CallPlan:
+        """The call plan for ``model`` (made on its first decision, then reused)."""
+        held = self._plans.get(id(model))
+        if held is not None and held[0] is model:
+            return held[1]
+        from .verbalizer import CallPlan
+
+        plan = CallPlan.of(k=self.k, method=self.method, model=model)
+        self._plans[id(model)] = (model, plan)
+        return plan
 
     async def __call__(
         self, agents: Sequence[Agent], history: Sequence[Turn], rng: AddressedRng
     ) -> Pick:
-        from .verbalizer import averbalize
-
         ctx = getattr(history, "context", None)
         conv = getattr(history, "conversation_id", "")
         if ctx is None:
@@ -379,11 +394,8 @@ class ModelChosen:
             + "."
         )
         turn = len(history)
-        dist = await averbalize(
+        dist = await self._plan(ctx.resolve_model(self.model)).averbalize(
             prompt,
-            k=self.k,
-            method=self.method,
-            model=ctx.resolve_model(self.model),
             system="You direct a group conversation and decide who speaks next.",
             on_call=ctx.on_call(conv, turn, "next_speaker"),
         )

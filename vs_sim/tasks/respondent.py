@@ -186,22 +186,20 @@ class Respondent:
         chosen: bool,
     ) -> Answer:
         """Ask one question (or finish one whose distribution is already logged)."""
-        from ..verbalizer import averbalize
-
         survey = self.survey
         if recorded is not None:
             dist = _distribution_from_event(recorded)
         else:
+            plan = survey.call_plan(question, ctx.model)
+            messages = survey.messages(index, history)  # new user/assistant dicts, ours alone
+            hook = ctx.on_call(self.id, index, question.id)
             try:
-                dist = await averbalize(
-                    survey.messages(index, history),
-                    k=survey.k_for(question),
-                    method=survey.method,
-                    model=ctx.model,
-                    system=system,
-                    on_call=ctx.on_call(self.id, index, question.id),
-                    **survey.verbalize_options,
-                )
+                if survey.repeat:
+                    dist = await plan.averbalize(
+                        messages, system=system, repeat=survey.repeat, on_call=hook
+                    )
+                else:  # (the same distribution, without copying the messages twice)
+                    dist = await plan.averbalize_chat(messages, system, hook)
             except ParseError as exc:
                 answer = Answer(
                     conversation_id=self.id,

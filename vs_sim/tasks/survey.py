@@ -42,6 +42,7 @@ from .survey_answers import AnswerReader
 
 if TYPE_CHECKING:
     from ..runner import RunResult
+    from ..verbalizer import CallPlan
     from .survey_analysis import SurveyAnswers, SurveySummary
     from .survey_reference import Reference, ReferenceComparison
 
@@ -159,6 +160,10 @@ class Survey:
         self.k = k
         self.mode: Mode = mode or self.questionnaire.mode
         self.verbalize_options = dict(verbalize_options or {})
+        # every averbalize option but the sample index is fixed in a question's call plan
+        self._plan_options = dict(self.verbalize_options)
+        self.repeat: int = self._plan_options.pop("repeat", 0)
+        self._plans: dict[int, CallPlan] = {}  # k -> its call plan (for one model at a time)
         self.template = template
         compiled = _compile(template)
         total = len(self.questionnaire.questions)
@@ -185,6 +190,24 @@ class Survey:
         if self.k is not None:
             return self.k
         return len(question.options) or DEFAULT_K
+
+    def call_plan(self, question: Question, model: Model) -> CallPlan:
+        """The ``averbalize`` plan for ``question`` asked of ``model``.
+
+        Worked out once per number of candidates (the method, its options and the model are
+        the survey's), instead of once per answer; a new model replaces the plans.
+        """
+        k = self.k_for(question)
+        plan = self._plans.get(k)
+        if plan is None or plan.model is not model:
+            from ..verbalizer import CallPlan
+
+            if plan is not None:  # (another run's model: its plans are of no more use)
+                self._plans.clear()
+            plan = self._plans[k] = CallPlan.of(
+                k=k, method=self.method, model=model, **self._plan_options
+            )
+        return plan
 
     def messages(self, index: int, history: Sequence[Answer]) -> list[Message]:
         """The chat for question ``index`` (interview mode: earlier questions and answers first)."""
