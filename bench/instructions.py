@@ -43,17 +43,19 @@ def _workload(what: str, n: int, folder: Path) -> None:
     sys.path.insert(0, str(BENCH))
     from overhead import graph_cpu, run_conversations_cpu, survey_cpu
 
+    out = Path(tempfile.mkdtemp(dir=folder))  # this run's own files (logs must be new)
     if what == "turn":
-        run_conversations_cpu(4, 10, folder / "warm.jsonl")
+        run_conversations_cpu(4, 10, out / "warm.jsonl")
         if n:
-            run_conversations_cpu(n, 10, folder / "run.jsonl")
+            run_conversations_cpu(n, 10, out / "run.jsonl")
     elif what == "graph":
-        graph_cpu(folder / "log-4.jsonl", folder)  # imports and first calls
-        graph_cpu(folder / f"log-{n}.jsonl", folder)
+        graph_cpu(folder / "log-4.jsonl", out)  # imports and first calls
+        graph_cpu(folder / f"log-{n}.jsonl", out)
     else:
-        survey_cpu(4, folder)
+        (out / "warm").mkdir()
+        survey_cpu(4, out / "warm")
         if n:
-            survey_cpu(n, folder)
+            survey_cpu(n, out)
 
 
 def _count(what: str, n: int, folder: Path) -> int:
