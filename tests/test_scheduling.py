@@ -15,6 +15,7 @@ from vs_sim.agents import Agent, Turn
 from vs_sim.conversation import Conversation, Termination
 from vs_sim.events import Choice, DistributionRecorded, ModelCall, Utterance, read_events
 from vs_sim.runner import run_conversations
+from vs_sim.scheduler_specs import describe_scheduler, scheduler_from_description
 from vs_sim.scheduling import (
     AddressedReply,
     ModelChosen,
@@ -24,10 +25,8 @@ from vs_sim.scheduling import (
     Simultaneous,
     SocialGraph,
     Transcript,
-    describe_scheduler,
     mentions,
     round_robin,
-    scheduler_from_description,
 )
 from vs_sim.seeds import derive_rng
 from vs_sim.testing import ScriptedModel

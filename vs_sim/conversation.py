@@ -35,15 +35,14 @@ from .mentions import Label, mention_labels, mentions_of
 from .models.base import Request
 from .run_stats import call_event
 from .runner import RunContext
+from .scheduler_specs import describe_scheduler, scheduler_from_description
 from .scheduling import (
     Pick,
     Scheduler,
     SchedulerResult,
     Transcript,
     as_pick,
-    describe_scheduler,
     round_robin,
-    scheduler_from_description,
 )
 from .seeds import AddressedRng, derive_uniform
 from .verbalizer import CallHook, CallPlan, CallRecord
