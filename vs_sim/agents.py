@@ -12,16 +12,16 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .distribution import Candidate, Distribution, draw_index
-from .events import CandidateRecord, DistributionRecorded, Participant
+from .events import CandidateRecord, Choice, DistributionRecorded, Participant, Utterance
 from .models.base import Message, Model
-from .records import trusted
+from .records import trusted, trusted_each
 from .seeds import AddressedRng
 
 SelectionRule = Literal["weighted", "uniform", "argmax", "temperature"]
@@ -89,7 +89,7 @@ class VSPolicy(BaseModel):
             out = [0.0] * n
             out[max(range(n), key=probabilities.__getitem__)] = 1.0  # the first on ties
             return out
-        p = [float(x) for x in probabilities]
+        p = list(map(float, probabilities))
         if self.selection == "temperature":
             positive = [i for i in range(n) if p[i] > 0]
             if positive:
@@ -277,32 +277,38 @@ def build_messages(
         opening: A message every participant saw first (a topic, a survey question).
         summary: A summary of what its memory no longer holds verbatim.
     """
-    others = [names.get(a, a) for a in addressed_to if a != agent.id]
+    me = agent.id
+    others = [names.get(a, a) for a in addressed_to if a != me]
     cue = f"You are {agent.name}. " + (
         "Write your next message in this conversation"
         if history or opening
         else "Open the conversation"
     )
     cue += f", addressing {', '.join(others)}." if others else "."
-    parts = [agent.system_prompt().strip(), instructions.strip()]
+    head = _system_head(agent.system_prompt(), instructions)
+    parts = [head] if head else []
     if summary:
         parts.append(f"Earlier in the conversation (summary): {summary.strip()}")
-    system = "\n\n".join(p for p in [*parts, cue] if p)
+    parts.append(cue)
+    system = "\n\n".join(parts)
     messages: list[Message] = []
-    if opening:
-        messages.append({"role": "user", "content": opening})
+    lines = [opening] if opening else []  # what others said since the speaker last spoke
     for turn in history:
-        if turn.speaker == agent.id:
+        if turn.speaker == me:
+            if lines:
+                messages.append({"role": "user", "content": "\n".join(lines)})
+                lines = []
             messages.append({"role": "assistant", "content": turn.text})
-            continue
-        line = f"{names.get(turn.speaker, turn.speaker)}: {turn.text}"
-        if messages and messages[-1]["role"] == "user":
-            messages[-1] = {"role": "user", "content": f"{messages[-1]['content']}\n{line}"}
         else:
-            messages.append({"role": "user", "content": line})
-    if not messages or messages[-1]["role"] != "user":
-        messages.append({"role": "user", "content": "(Your turn.)"})
+            lines.append(f"{names.get(turn.speaker, turn.speaker)}: {turn.text}")
+    messages.append({"role": "user", "content": "\n".join(lines) if lines else "(Your turn.)"})
     return system, messages
+
+
+@lru_cache(maxsize=256)
+def _system_head(prompt: str, instructions: str) -> str:
+    """The fixed start of a speaker's system prompt (the same every turn: worked out once)."""
+    return "\n\n".join(p for p in (prompt.strip(), instructions.strip()) if p)
 
 
 def summary_prompt(
@@ -324,8 +330,12 @@ def summary_prompt(
 
 def rank_of(probabilities: Sequence[float], index: int) -> int:
     """1 for the most probable candidate, 2 for the next (ties keep their list order)."""
-    order = sorted(range(len(probabilities)), key=lambda i: -probabilities[i])
-    return order.index(index) + 1
+    p = probabilities[index]  # its place in a stable sort by descending probability:
+    rank = 1
+    for i, q in enumerate(probabilities):  # those above it, and its ties listed before it
+        if q > p or (q == p and i < index):
+            rank += 1
+    return rank
 
 
 def distribution_event(
@@ -351,8 +361,8 @@ def distribution_event(
         "purpose": purpose,
         "method": dist.method,
         "model": dist.model,
-        "candidates": [_record(c) for c in dist.candidates],
-        "dropped": [_record(c) for c in dist.dropped],
+        "candidates": _records(dist.candidates),
+        "dropped": _records(dist.dropped) if dist.dropped else [],
         "repairs": [r.model_dump(mode="json") for r in dist.repairs],
         "truncated": dist.truncated,
         "entropy": float(dist.entropy()),
@@ -365,14 +375,99 @@ _DISTRIBUTION_FIELDS_GIVEN = frozenset(DistributionRecorded.model_fields) - {"t"
 """The fields :func:`distribution_event` sets (its event's ``model_fields_set``)."""
 
 
-def _record(c: Candidate) -> CandidateRecord:
+def choice_event(
+    *,
+    conversation_id: str,
+    turn: int,
+    speaker: str,
+    index: int,
+    rank: int,
+    probability: float,
+    rule: str,
+    rng_key: list[str | int],
+) -> Choice:
+    """``Choice.trusted(...)`` with these fields, built in one step (it runs once per turn)."""
     values = {
-        "text": c.text,
-        "stated": c.stated,
-        "weight": float(c.weight),
-        "probability": float(c.probability),
+        "t": time.time(),
+        "kind": "choice",
+        "conversation_id": conversation_id,
+        "turn": turn,
+        "speaker": speaker,
+        "purpose": "utterance",
+        "index": index,
+        "rank": rank,
+        "probability": probability,
+        "rule": rule,
+        "rng_key": rng_key,
     }
-    return trusted(CandidateRecord, values)  # every field given: all four are set
+    return trusted(Choice, values, set(_CHOICE_FIELDS_GIVEN))
+
+
+_CHOICE_FIELDS_GIVEN = frozenset(Choice.model_fields) - {"t", "kind", "purpose"}
+
+
+def utterance_event(
+    *,
+    conversation_id: str,
+    turn: int,
+    speaker: str,
+    text: str,
+    addressed_to: list[str],
+    reply_to: int | None,
+    probability: float | None,
+    rank: int | None,
+    entropy: float | None,
+    note: str | None,
+    round_start: int | None,
+    round_size: int | None,
+) -> Utterance:
+    """``Utterance.trusted(...)`` with every field but the time, built in one step (it runs
+    once per turn)."""
+    values = {
+        "t": time.time(),
+        "kind": "utterance",
+        "conversation_id": conversation_id,
+        "turn": turn,
+        "speaker": speaker,
+        "text": text,
+        "addressed_to": addressed_to,
+        "reply_to": reply_to,
+        "probability": probability,
+        "rank": rank,
+        "entropy": entropy,
+        "note": note,
+        "round_start": round_start,
+        "round_size": round_size,
+    }
+    return trusted(Utterance, values, set(_UTTERANCE_FIELDS_GIVEN))
+
+
+_UTTERANCE_FIELDS_GIVEN = frozenset(Utterance.model_fields) - {"t", "kind"}
+
+
+def _records(candidates: Sequence[Candidate]) -> list[CandidateRecord]:
+    """The log's records of ``candidates``, built without validation.
+
+    A :class:`Candidate` holds the record's four fields in the same order, so its field dict
+    is copied as it is when its numbers are floats (as validation leaves them); anything
+    else is converted as validation would convert it.
+    """
+    rows = []
+    for c in candidates:
+        values = c.__dict__.copy()
+        if (
+            type(c) is not Candidate
+            or type(values["weight"]) is not float
+            or type(values["probability"]) is not float
+        ):
+            values = {
+                "text": c.text,
+                "stated": c.stated,
+                "weight": float(c.weight),
+                "probability": float(c.probability),
+            }
+        rows.append(values)
+    return trusted_each(CandidateRecord, rows)
 
 
 class RecordedPersona(BaseModel):

@@ -19,7 +19,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Annotated, Any, Literal, TypeVar, get_args
@@ -261,7 +261,8 @@ def _json_line(event: _Event) -> bytes:
     """
     if type(event) in _FIELDS_ARE_JSON:
         try:
-            return orjson.dumps(event.__dict__, default=_fields_of, option=_JSON_LINE)
+            # (positional: orjson parses keyword arguments slower than it writes a line)
+            return orjson.dumps(event.__dict__, _fields_of, _JSON_LINE)
         except orjson.JSONEncodeError:
             pass
     return type(event).__pydantic_serializer__.to_json(event) + b"\n"
@@ -352,18 +353,31 @@ class EventLog:
     def write(self, event: _Event) -> None:
         """Append one event; it reaches the OS now, or (in an event loop) at the next step."""
         line = _json_line(event)
+        file = self._file
+        if file is None:
+            raise ConfigError("the event log is closed", where=str(self.path))
+        try:
+            # One write call per line: the buffered file's own lock keeps each line whole
+            # when threads write at once, so only the flush scheduling takes our lock.
+            file.write(line)
+        except ValueError:  # closed by another thread meanwhile
+            raise ConfigError("the event log is closed", where=str(self.path)) from None
+        loop = asyncio._get_running_loop()  # (get_running_loop, but None outside a loop)
+        if loop is None or loop is not self._flush_on:
+            self._schedule_flush(loop)
+        # else this step's flush is queued on this thread's own loop: it runs after this step
+
+    def _schedule_flush(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Flush now (no event loop), or at ``loop``'s next step (once per step)."""
         with self._lock:
             if self._file is None:
-                raise ConfigError("the event log is closed", where=str(self.path))
-            self._file.write(line)
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # no event loop: to the OS now
+                return
+            if loop is None:  # no event loop: to the OS now
                 self._file.flush()
                 self._flush_on = None
                 return
             if loop is self._flush_on:
-                return  # this step's flush is already scheduled
+                return  # queued meanwhile
             if self._flush_on is not None:  # scheduled on a loop that is no longer running
                 self._file.flush()
             self._flush_on = loop
@@ -416,15 +430,49 @@ def read_events(path: str | os.PathLike[str], *, strict: bool = False) -> Iterat
     )
 
 
-def read_records(path: str | os.PathLike[str], *, strict: bool = False) -> Iterator[dict[str, Any]]:
+def read_records(
+    path: str | os.PathLike[str],
+    *,
+    strict: bool = False,
+    kinds: Collection[str] | None = None,
+) -> Iterator[dict[str, Any]]:
     """Read a log back as plain dicts (``orjson.loads`` of each line), in file order.
 
     For readers that need a few fields of many events (graphs, tables): no pydantic model is
     built, so a line costs a fraction of :func:`read_events`. A line only has to be a JSON
     object whose ``kind`` names an event type; its other fields are not checked. Torn and bad
     lines follow the same rules, with the same errors, as :func:`read_events`.
+
+    Args:
+        path: The log.
+        strict: Every bad line is an error, a torn last one too.
+        kinds: Only records of these kinds (``None``: all). A line of another kind that
+            begins as vs_sim writes it (``{"t":<number>,"kind":"<kind>"``) is skipped
+            without being decoded, so damage inside such a line is not reported here
+            (:func:`read_events` reports it); every other line is decoded and checked.
+
+    Raises:
+        ConfigError: No log at ``path``, a bad line (naming ``file:line``), or an unknown
+            name in ``kinds``.
     """
-    return _read_lines(path, strict, _decode_record, lambda record: record["kind"] == "run_started")
+    if kinds is None:
+        return _read_lines(path, strict, _decode_record, _is_run_started)
+    wanted = frozenset(kinds)
+    if not wanted <= _KINDS:
+        unknown = ", ".join(sorted(wanted - _KINDS))
+        raise ConfigError(f"no event kind named {unknown}", where="read_records(kinds=...)")
+    return _read_lines(
+        path,
+        strict,
+        _decode_record,
+        _is_run_started,
+        skip=_skipper(_KINDS - wanted),
+        keep=lambda record: record["kind"] in wanted,
+    )
+
+
+def _is_run_started(record: dict[str, Any]) -> bool:
+    return record["kind"] == "run_started"  # type: ignore[no-any-return]
 
 
 def _decode_record(line: bytes) -> dict[str, Any]:
@@ -432,6 +480,31 @@ def _decode_record(line: bytes) -> dict[str, Any]:
     if type(record) is not dict or record.get("kind") not in _KINDS:
         raise ValueError("not an event: a JSON object with a known 'kind' was expected")
     return record
+
+
+_KIND_KEY = b',"kind":"'
+
+
+def _skipper(unwanted: Iterable[str]) -> Callable[[bytes], bool]:
+    """A byte test telling a line of an ``unwanted`` kind from its first bytes, undecoded.
+
+    It holds for the lines vs_sim writes: the key ``t`` (a number) first, then ``kind``. A
+    line that does not begin so, or whose kind is spelled otherwise (escapes), is not
+    skipped: it is decoded and checked as usual.
+    """
+    names = frozenset(kind.encode() for kind in unwanted)
+
+    def skipped(line: bytes) -> bool:
+        if not line.startswith(b'{"t":'):
+            return False
+        at = line.find(_KIND_KEY, 5, 64)
+        if at < 0 or b'"' in line[5:at]:  # t's value is a number: no quote before "kind"
+            return False
+        start = at + len(_KIND_KEY)
+        end = line.find(b'"', start, start + 40)
+        return end >= 0 and line[start:end] in names
+
+    return skipped
 
 
 _T = TypeVar("_T")
@@ -442,15 +515,24 @@ def _read_lines(
     strict: bool,
     decode: Callable[[bytes], _T],
     is_fresh_start: Callable[[_T], bool],
+    *,
+    skip: Callable[[bytes], bool] | None = None,
+    keep: Callable[[_T], bool] | None = None,
 ) -> Iterator[_T]:
     """The one implementation of the torn-line rules: ``decode`` each non-blank line (it raises
-    ``ValueError`` for a bad one); forgive a torn line as :func:`read_events` says."""
+    ``ValueError`` for a bad one); forgive a torn line as :func:`read_events` says.
+
+    ``skip`` passes over a line undecoded (never right after a bad line: the next one must
+    be read to tell whether it is a fresh start); ``keep`` filters the decoded items.
+    """
     p = Path(path)
     if not p.exists():
         raise ConfigError("no event log here", where=str(p))
     torn: tuple[int, Exception] | None = None  # a bad line, forgiven if a fresh start follows
     with open(p, "rb") as f:
         for lineno, line in enumerate(f, start=1):
+            if skip is not None and torn is None and skip(line):
+                continue
             if not line.strip():
                 continue
             try:
@@ -465,7 +547,8 @@ def _read_lines(
             if torn is not None and not is_fresh_start(item):
                 raise _bad_line(p, *torn) from torn[1]
             torn = None
-            yield item
+            if keep is None or keep(item):
+                yield item
 
 
 def _bad_line(path: Path, lineno: int, exc: Exception) -> ConfigError:

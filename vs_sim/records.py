@@ -11,7 +11,7 @@ dicts, for nested models; fresh lists and dicts). Anything a user wrote is valid
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -44,6 +44,20 @@ def trusted(cls: type[_M], values: dict[str, Any], fields_set: set[str] | None =
     _set_extra(record, None)
     _set_private(record, None)
     return record
+
+
+def trusted_each(cls: type[_M], rows: Iterable[dict[str, Any]]) -> list[_M]:
+    """``[trusted(cls, values) for values in rows]`` in one loop, for the records a turn makes
+    several of (a distribution's candidates): every field given in each, as for ``trusted``."""
+    records = []
+    for values in rows:
+        record = _new(cls)
+        _set_dict(record, values)
+        _set_fields_set(record, set(values))
+        _set_extra(record, None)
+        _set_private(record, None)
+        records.append(record)
+    return records
 
 
 class TrustedModel(BaseModel):

@@ -81,10 +81,11 @@ class RunStats:
 
     def observe(self, event: Event) -> None:
         """Add ``event`` to the totals: model calls, utterances and ended units count."""
-        counter = _COUNTERS.get(type(event))
-        if counter is None:  # a class not seen before: found once, by what it derives from
+        counter = _COUNTERS.get(type(event), _UNSEEN)
+        if counter is _UNSEEN:  # a class not seen before: found once, by what it derives from
             counter = _COUNTERS[type(event)] = _counter_for(type(event))
-        counter(self, event)
+        if counter is not None:  # (None: an event that counts nothing)
+            counter(self, event)
 
     def _count_call(self, event: ModelCall) -> None:
         self.calls += 1
@@ -104,9 +105,6 @@ class RunStats:
             self.errors[event.conversation_id] = event.error or ""
         else:
             self.completed += 1
-
-    def _count_nothing(self, event: Event) -> None:
-        pass
 
     def summary(self) -> dict[str, Any]:
         """The totals that go into ``RunEnded`` (no timings, so logs compare across runs)."""
@@ -130,14 +128,15 @@ _COUNTED: tuple[tuple[type[Any], _Counter], ...] = (
     (Utterance, RunStats._count_utterance),
     (ConversationEnded, RunStats._count_end),
 )
-# Event class -> what RunStats.observe does with it: a dict lookup per event instead of an
-# isinstance chain (pydantic's isinstance runs Python code, ~0.15 µs a check).
-_COUNTERS: dict[type[Any], _Counter] = dict(_COUNTED)
+# Event class -> what RunStats.observe does with it (None: nothing): a dict lookup per event
+# instead of an isinstance chain (pydantic's isinstance runs Python code, ~0.15 µs a check).
+_COUNTERS: dict[type[Any], _Counter | None] = dict(_COUNTED)
+_UNSEEN: Any = object()
 
 
-def _counter_for(cls: type[Any]) -> _Counter:
+def _counter_for(cls: type[Any]) -> _Counter | None:
     """What ``isinstance`` would pick for an instance of ``cls`` (a subclass counts as its base)."""
     for base, counter in _COUNTED:
         if issubclass(cls, base):
             return counter
-    return RunStats._count_nothing
+    return None
