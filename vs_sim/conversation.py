@@ -21,7 +21,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .agents import Agent, Turn, build_messages, distribution_event, rank_of, summary_prompt
+from .agents import (
+    Agent,
+    Turn,
+    build_messages,
+    choice_event,
+    distribution_event,
+    rank_of,
+    summary_prompt,
+    utterance_event,
+)
 from .events import (
     Choice,
     ConversationStarted,
@@ -442,7 +451,7 @@ class _Engine:
             else:
                 u = derive_uniform(self.seed, conv.id, turn, "choice")
                 index, rule = agent.policy.select(probs, u), agent.policy.selection
-            choice = Choice.trusted(
+            choice = choice_event(
                 conversation_id=conv.id,
                 turn=turn,
                 speaker=speaker,
@@ -460,7 +469,7 @@ class _Engine:
             labels = self.listeners[speaker] = mention_labels(others)
         to = tuple(mentions_of(text, labels, anywhere=False)) or addressed
         emit(
-            Utterance.trusted(
+            utterance_event(
                 conversation_id=conv.id,
                 turn=turn,
                 speaker=speaker,
